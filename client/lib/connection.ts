@@ -1,0 +1,280 @@
+/**
+ * The network, behind one small module: a meeting's documents synced over one Socket.IO
+ * connection with the standard y-protocols messages, plus presence and "saved" state.
+ *
+ * Plain TypeScript (no Svelte), so tests, benchmarks and scripts use exactly what the page uses.
+ */
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import * as Y from 'yjs';
+import { MEETING_DOC, isId, randomEntryId } from '../../shared/ids.js';
+import {
+  PROTOCOL_VERSION,
+  type ClientToServerEvents,
+  type Refused,
+  type ServerToClientEvents,
+  type StorageStatus,
+} from '../../shared/protocol.js';
+import {
+  MEETING_ORDER,
+  MEETING_PEOPLE,
+  MEETING_STATE,
+  VOICE_LOG,
+  buildRecord,
+  type MeetingState,
+  type OrderMark,
+  type Person,
+  type RecordView,
+  type VoiceEntry,
+} from '../../shared/record.js';
+import {
+  awarenessMessage,
+  covers,
+  decodeAwareness,
+  decodeYMessage,
+  fromBase64,
+  isPresenceState,
+  syncStep1,
+  syncStep2,
+  syncUpdate,
+  toBase64,
+} from '../../shared/wire.js';
+
+export type LinkStatus = 'connecting' | 'connected' | 'offline' | 'refused';
+
+export interface ConnectionOptions {
+  /** Server URL; the page's own origin when omitted. */
+  url?: string;
+  meetingId: string;
+  /** Personal token (scripts). Browsers use the session cookie instead. */
+  token?: string;
+  /** Extra Socket.IO options (tests: `forceNew`, `reconnection`…). */
+  socket?: Partial<ManagerOptions & SocketOptions>;
+}
+
+const REMOTE = Symbol('remote');
+
+export class MeetingConnection {
+  readonly meetingDoc = new Y.Doc();
+  readonly voices = new Map<string, Y.Doc>();
+  readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+  /** This participant's id, as the server knows it (after `welcome`). */
+  me: string | null = null;
+  status: LinkStatus = 'connecting';
+  /** Why the server refused the connection, if it did. */
+  connectError: { code: string; message: string } | null = null;
+  here: string[] = [];
+  storage: StorageStatus = 'ok';
+  refusals: Refused[] = [];
+  /** Who is writing now, by voice id. */
+  readonly typing = new Map<string, Map<number, boolean>>();
+  #savedSv = new Map<number, number>();
+  #listeners = new Set<() => void>();
+  #typingClock = 0;
+  #typingNow = false;
+
+  constructor(readonly options: ConnectionOptions) {
+    const opts: Partial<ManagerOptions & SocketOptions> = {
+      auth: { protocol: PROTOCOL_VERSION, meetingId: options.meetingId, ...(options.token ? { token: options.token } : {}) },
+      transports: ['websocket', 'polling'],
+      tryAllTransports: true,
+      withCredentials: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 8000,
+      ...options.socket,
+    };
+    this.socket = options.url ? io(options.url, opts) : io(opts);
+    this.meetingDoc.getMap<Person>(MEETING_PEOPLE).observe(() => {
+      for (const id of this.people.keys()) this.#voice(id);
+    });
+    this.meetingDoc.on('update', () => this.#changed());
+    this.#wireSocket();
+  }
+
+  // ── reading ──────────────────────────────────────────────────────────────────────────
+
+  get people(): Y.Map<Person> {
+    return this.meetingDoc.getMap<Person>(MEETING_PEOPLE);
+  }
+
+  get state(): Partial<MeetingState> {
+    return this.meetingDoc.getMap<unknown>(MEETING_STATE).toJSON() as Partial<MeetingState>;
+  }
+
+  get order(): OrderMark[] {
+    return this.meetingDoc.getArray<OrderMark>(MEETING_ORDER).toArray();
+  }
+
+  log(voice: string): VoiceEntry[] {
+    return this.#voice(voice)?.getArray<VoiceEntry>(VOICE_LOG).toArray() ?? [];
+  }
+
+  record(): RecordView {
+    const logs = new Map<string, VoiceEntry[]>();
+    for (const [id, doc] of this.voices) logs.set(id, doc.getArray<VoiceEntry>(VOICE_LOG).toArray());
+    return buildRecord(this.order, logs);
+  }
+
+  /** True when everything this participant wrote is durably stored on the server. */
+  get saved(): boolean {
+    if (!this.me) return true;
+    const own = this.voices.get(this.me);
+    return !own || covers(this.#savedSv, Y.decodeStateVector(Y.encodeStateVector(own)));
+  }
+
+  writing(voice: string): boolean {
+    for (const t of this.typing.get(voice)?.values() ?? []) if (t) return true;
+    return false;
+  }
+
+  /** Call `fn` after any change (documents, presence, status, saved). Returns an unsubscribe. */
+  subscribe(fn: () => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  // ── writing (only ever one's own voice document) ─────────────────────────────────────
+
+  #append(entry: VoiceEntry): string {
+    if (!this.me) throw new Error('not connected yet');
+    this.#voice(this.me)!.getArray<VoiceEntry>(VOICE_LOG).push([entry]);
+    return entry.id;
+  }
+
+  say(text: string, re?: { ref: string; view: 'answer' | 'different' }): string {
+    const entry: VoiceEntry = { t: 'say', id: randomEntryId(), text, at: Date.now() };
+    if (re) Object.assign(entry, { re: re.ref, view: re.view });
+    return this.#append(entry);
+  }
+
+  amend(of: string, text: string): string {
+    return this.#append({ t: 'amend', id: randomEntryId(), of, text, at: Date.now() });
+  }
+
+  withdraw(of: string): string {
+    return this.#append({ t: 'withdraw', id: randomEntryId(), of, at: Date.now() });
+  }
+
+  setTyping(typing: boolean): void {
+    if (typing === this.#typingNow || !this.me) return;
+    this.#typingNow = typing;
+    this.#sendAwareness();
+  }
+
+  close(): void {
+    this.socket.disconnect();
+    this.meetingDoc.destroy();
+    for (const d of this.voices.values()) d.destroy();
+    this.#listeners.clear();
+  }
+
+  // ── sync ─────────────────────────────────────────────────────────────────────────────
+
+  #changed(): void {
+    for (const fn of this.#listeners) fn();
+  }
+
+  #send(doc: string, message: Uint8Array): void {
+    if (this.socket.connected) this.socket.emit('y', doc, toBase64(message));
+  }
+
+  #sendAwareness(): void {
+    if (!this.me) return;
+    const own = this.#voice(this.me)!;
+    this.#typingClock++;
+    this.#send(this.me, awarenessMessage([{ clientID: own.clientID, clock: this.#typingClock, state: { typing: this.#typingNow } }]));
+  }
+
+  #voice(id: string): Y.Doc | undefined {
+    if (!isId(id)) return undefined;
+    let doc = this.voices.get(id);
+    if (!doc) {
+      doc = new Y.Doc({ gc: false });
+      this.voices.set(id, doc);
+      const docId = id;
+      doc.on('update', (update: Uint8Array, origin: unknown) => {
+        // Only one's own document is ever sent; everything else is read-only here.
+        if (origin !== REMOTE && docId === this.me) this.#send(docId, syncUpdate(update));
+        this.#changed();
+      });
+      if (this.socket?.connected) this.#send(id, syncStep1(doc));
+    }
+    return doc;
+  }
+
+  #docFor(id: string): Y.Doc | undefined {
+    return id === MEETING_DOC ? this.meetingDoc : this.#voice(id);
+  }
+
+  #wireSocket(): void {
+    const s = this.socket;
+    s.on('connect', () => {
+      this.status = 'connected';
+      this.connectError = null;
+      this.#send(MEETING_DOC, syncStep1(this.meetingDoc));
+      for (const [id, doc] of this.voices) this.#send(id, syncStep1(doc));
+      this.#changed();
+    });
+    s.on('welcome', (w) => {
+      this.me = w.participantId;
+      this.#voice(w.participantId);
+      if (this.#typingNow) this.#sendAwareness();
+      this.#changed();
+    });
+    s.on('y', (docId, message) => {
+      const doc = this.#docFor(docId);
+      if (!doc) return;
+      let msg: ReturnType<typeof decodeYMessage>;
+      try {
+        msg = decodeYMessage(fromBase64(message));
+      } catch {
+        return;
+      }
+      if (msg.kind === 'step1') {
+        if (docId === this.me) this.#send(docId, syncStep2(doc, msg.stateVector));
+      } else if (msg.kind === 'awareness') {
+        const states = this.typing.get(docId) ?? new Map<number, boolean>();
+        for (const e of decodeAwareness(msg.update)) {
+          if (e.state === null) states.delete(e.clientID);
+          else if (isPresenceState(e.state) && e.state) states.set(e.clientID, e.state.typing);
+        }
+        this.typing.set(docId, states);
+        this.#changed();
+      } else {
+        Y.applyUpdate(doc, msg.update, REMOTE);
+      }
+    });
+    s.on('saved', (docId, sv) => {
+      if (docId !== this.me) return;
+      this.#savedSv = Y.decodeStateVector(fromBase64(sv));
+      this.#changed();
+    });
+    s.on('presence', (here) => {
+      this.here = here;
+      this.#changed();
+    });
+    s.on('refused', (r) => {
+      this.refusals.push(r);
+      if (this.refusals.length > 20) this.refusals.shift();
+      this.#changed();
+    });
+    s.on('storage', (status) => {
+      this.storage = status;
+      this.#changed();
+    });
+    s.on('disconnect', () => {
+      this.status = 'offline';
+      this.typing.clear();
+      this.here = [];
+      this.#changed();
+    });
+    s.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+      if (err.data?.code) {
+        this.status = 'refused';
+        this.connectError = { code: err.data.code, message: err.message };
+      } else {
+        this.status = 'offline';
+      }
+      this.#changed();
+    });
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The live layer: one Socket.IO connection per participant per meeting carries every document's
+ * sync and awareness messages (`y`) and the control events (presence, saved, refused, storage).
+ * Identity comes from the server's session, never from what a client says about itself.
+ */
+import type { Server, Socket } from 'socket.io';
+import * as v from 'valibot';
+import { isId } from '../../shared/ids.js';
+import { LIMITS } from '../../shared/limits.js';
+import {
+  ConnectError,
+  HandshakeSchema,
+  PROTOCOL_VERSION,
+  Refusal,
+  type ClientToServerEvents,
+  type ConnectErrorCode,
+  type ServerToClientEvents,
+} from '../../shared/protocol.js';
+import { fromBase64, toBase64 } from '../../shared/wire.js';
+import { hashToken, sessionToken } from '../auth.js';
+import type { Config } from '../config.js';
+import type { Log } from '../context.js';
+import type { MeetingPort } from '../meetings/meeting.js';
+import type { Meetings } from '../meetings/registry.js';
+import { DamagedError, type ParticipantRecord, type Store } from '../store/types.js';
+
+export interface SocketData {
+  meetingId: string;
+  participantId: string;
+}
+
+export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export const meetingRoom = (meetingId: string): string => `m:${meetingId}`;
+export const participantRoom = (participantId: string): string => `p:${participantId}`;
+
+export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
+  const room = meetingRoom(meetingId);
+  return {
+    broadcast(doc, message, exceptSocket) {
+      const target = exceptSocket ? io.to(room).except(exceptSocket) : io.to(room);
+      target.emit('y', doc, toBase64(message));
+    },
+    presence(here) {
+      io.to(room).emit('presence', here);
+    },
+    saved(participantId, doc, sv) {
+      io.to(participantRoom(participantId)).emit('saved', doc, toBase64(sv));
+    },
+    storage(status) {
+      io.to(room).emit('storage', status);
+    },
+  };
+}
+
+function connectError(code: ConnectErrorCode, message: string): Error {
+  return Object.assign(new Error(message), { data: { code } });
+}
+
+/** Same origin as the page that served it, or the configured public URL. Scripts send no Origin. */
+export function originAllowed(origin: string | undefined, host: string | undefined, publicUrl: string): boolean {
+  if (!origin) return true;
+  if (origin === publicUrl) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** Find who a set of credentials admits to a meeting: a personal token, or the session cookie. */
+export async function admitted(
+  store: Store,
+  meetingId: string,
+  token: string | undefined,
+  cookieHeader: string | undefined,
+): Promise<ParticipantRecord | undefined> {
+  let participant: ParticipantRecord | undefined;
+  if (token) {
+    participant = await store.participantByTokenHash(hashToken(token));
+  } else {
+    const session = sessionToken(cookieHeader);
+    const record = session ? await store.session(hashToken(session)) : undefined;
+    for (const pid of record?.participants ?? []) {
+      const p = await store.participant(pid);
+      if (p?.meetingId === meetingId && !p.revoked) participant = p;
+    }
+  }
+  if (!participant || participant.meetingId !== meetingId || participant.revoked) return undefined;
+  return participant;
+}
+
+/** A token bucket per connection, checked on every message (synchronous: it is on the hot path). */
+class Bucket {
+  #tokens: number;
+  #last = Date.now();
+  constructor(readonly perSecond: number) {
+    this.#tokens = perSecond;
+  }
+  take(): boolean {
+    const now = Date.now();
+    this.#tokens = Math.min(this.perSecond, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+export function attachLive(io: LiveServer, deps: { store: Store; meetings: Meetings; config: Config; log: Log }): void {
+  const { store, meetings, config, log } = deps;
+
+  io.use(async (socket, next) => {
+    try {
+      const hs = socket.handshake;
+      if (!originAllowed(hs.headers.origin, hs.headers.host, config.publicUrl)) {
+        return next(connectError(ConnectError.origin, 'This page is not served by this Polyphony server.'));
+      }
+      const parsed = v.safeParse(HandshakeSchema, hs.auth);
+      if (!parsed.success) {
+        const proto = (hs.auth as { protocol?: unknown } | undefined)?.protocol;
+        if (proto !== undefined && proto !== PROTOCOL_VERSION) {
+          return next(connectError(ConnectError.protocol, `This server speaks protocol ${PROTOCOL_VERSION}.`));
+        }
+        return next(connectError(ConnectError.invalid, 'The connection request is not valid.'));
+      }
+      const auth = parsed.output;
+      if (auth.protocol !== PROTOCOL_VERSION) {
+        return next(connectError(ConnectError.protocol, `This server speaks protocol ${PROTOCOL_VERSION}.`));
+      }
+      const participant = await admitted(store, auth.meetingId, auth.token, hs.headers.cookie);
+      const meeting = participant ? await meetings.get(auth.meetingId) : undefined;
+      if (!participant || !meeting) {
+        return next(connectError(ConnectError.noAccess, 'No meeting was found for this link, or the link no longer works.'));
+      }
+      socket.data = { meetingId: auth.meetingId, participantId: participant.id };
+      next();
+    } catch (e) {
+      if (e instanceof DamagedError) {
+        return next(connectError(ConnectError.unavailable, 'This meeting cannot be opened right now. Its record is kept safe.'));
+      }
+      log.error({ err: (e as Error).message }, 'handshake failed');
+      next(connectError(ConnectError.unavailable, 'The server could not open this meeting. Try again shortly.'));
+    }
+  });
+
+  io.on('connection', (socket: LiveSocket) => {
+    const { meetingId, participantId } = socket.data;
+    const meeting = meetings.peek(meetingId);
+    if (!meeting) {
+      socket.disconnect(true);
+      return;
+    }
+    void socket.join([meetingRoom(meetingId), participantRoom(participantId)]);
+    meeting.connect(socket.id, participantId);
+    socket.emit('welcome', { protocol: PROTOCOL_VERSION, meetingId, participantId });
+    for (const [doc, msg] of meeting.greeting(participantId)) socket.emit('y', doc, toBase64(msg));
+    const sv = meeting.durableStateVector(participantId);
+    if (sv) socket.emit('saved', participantId, toBase64(sv));
+    if (meeting.storageFailing) socket.emit('storage', 'failing');
+
+    const bucket = new Bucket(LIMITS.messagesPerSecond);
+    const maxChars = Math.ceil((LIMITS.messageBytes * 4) / 3) + 4;
+    socket.on('y', (doc: unknown, message: unknown) => {
+      const docId = typeof doc === 'string' ? doc : '';
+      const refuse = (code: (typeof Refusal)[keyof typeof Refusal], text: string) =>
+        socket.emit('refused', { doc: docId.slice(0, 40), code, message: text });
+      if (!bucket.take()) return refuse(Refusal.rateLimited, 'Too many messages at once. Slow down a little.');
+      if (typeof doc !== 'string' || typeof message !== 'string' || (doc !== 'meeting' && !isId(doc))) {
+        return refuse(Refusal.invalid, 'A message needs a document id and a base64 text.');
+      }
+      if (message.length > maxChars) return refuse(Refusal.tooLarge, 'The message is too large.');
+      try {
+        const result = meeting.receive(socket.id, participantId, doc, fromBase64(message));
+        if (!result.ok) return refuse(result.problem.code, result.problem.message);
+        if (result.reply) socket.emit('y', doc, toBase64(result.reply));
+      } catch (e) {
+        log.error({ meeting: meetingId, err: (e as Error).message }, 'message handling failed');
+        refuse(Refusal.malformed, 'The message could not be handled.');
+      }
+    });
+
+    socket.on('disconnect', () => {
+      meeting.disconnect(socket.id);
+      meetings.release(meetingId);
+    });
+  });
+}

@@ -1,0 +1,118 @@
+/**
+ * The one owner of every meeting's lifecycle: load once (concurrent callers share one load),
+ * unload when nobody is connected and everything is saved, never drop a meeting whose save
+ * is failing, flush everything on shutdown.
+ */
+import { DamagedError, type Store } from '../store/types.js';
+import type { Clock, Log } from '../context.js';
+import { Meeting, type MeetingPort } from './meeting.js';
+
+export interface RegistryDeps {
+  store: Store;
+  clock: Clock;
+  log: Log;
+  flushWindowMs: number;
+  /** How long an empty meeting stays in memory (ms). */
+  unloadAfterMs: number;
+  port: (meetingId: string) => MeetingPort;
+}
+
+export class Meetings {
+  readonly #loaded = new Map<string, Meeting>();
+  readonly #loading = new Map<string, Promise<Meeting>>();
+  readonly #damaged = new Map<string, DamagedError>();
+  readonly #unloadTimers = new Map<string, NodeJS.Timeout>();
+  #closing = false;
+
+  constructor(readonly deps: RegistryDeps) {}
+
+  /** The loaded meeting, loading it if needed. Undefined when no such meeting exists. */
+  async get(id: string): Promise<Meeting | undefined> {
+    if (this.#closing) throw new Error('shutting down');
+    const loaded = this.#loaded.get(id);
+    if (loaded) return loaded;
+    const damaged = this.#damaged.get(id);
+    if (damaged) throw damaged;
+    let loading = this.#loading.get(id);
+    if (!loading) {
+      loading = this.#load(id);
+      this.#loading.set(id, loading);
+      loading.then(
+        () => this.#loading.delete(id),
+        () => this.#loading.delete(id),
+      );
+    }
+    return loading.catch((e: unknown) => {
+      if (e instanceof NoSuchMeeting) return undefined;
+      throw e;
+    });
+  }
+
+  peek(id: string): Meeting | undefined {
+    return this.#loaded.get(id);
+  }
+
+  async #load(id: string): Promise<Meeting> {
+    const { store } = this.deps;
+    const record = await store.meeting(id);
+    if (!record) throw new NoSuchMeeting();
+    try {
+      const meeting = await Meeting.load(record, await store.participants(id), {
+        store,
+        port: this.deps.port(id),
+        clock: this.deps.clock,
+        log: this.deps.log,
+        flushWindowMs: this.deps.flushWindowMs,
+      });
+      this.#loaded.set(id, meeting);
+      this.release(id);
+      return meeting;
+    } catch (e) {
+      if (e instanceof DamagedError) {
+        this.deps.log.error({ meeting: id, file: e.file, reason: e.reason }, 'meeting storage is damaged; kept for recovery');
+        this.#damaged.set(id, e);
+      }
+      throw e;
+    }
+  }
+
+  /** Called when a connection leaves: unload the meeting later if it is then idle. */
+  release(id: string): void {
+    const old = this.#unloadTimers.get(id);
+    if (old) clearTimeout(old);
+    const timer = setTimeout(() => void this.#maybeUnload(id), this.deps.unloadAfterMs);
+    timer.unref();
+    this.#unloadTimers.set(id, timer);
+  }
+
+  async #maybeUnload(id: string): Promise<void> {
+    this.#unloadTimers.delete(id);
+    const m = this.#loaded.get(id);
+    if (!m || !m.idle) return;
+    await m.flushed();
+    if (!m.idle || this.#loaded.get(id) !== m) return;
+    this.#loaded.delete(id);
+    m.close();
+  }
+
+  get size(): number {
+    return this.#loaded.size;
+  }
+
+  damaged(): Array<{ meetingId: string; reason: string }> {
+    return [...this.#damaged].map(([meetingId, e]) => ({ meetingId, reason: e.reason }));
+  }
+
+  /** Flush every meeting and release them (graceful shutdown). */
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const t of this.#unloadTimers.values()) clearTimeout(t);
+    this.#unloadTimers.clear();
+    await Promise.allSettled([...this.#loading.values()]);
+    await Promise.all([...this.#loaded.values()].map((m) => m.flushed()));
+    for (const m of this.#loaded.values()) m.close();
+    this.#loaded.clear();
+  }
+}
+
+class NoSuchMeeting extends Error {}

@@ -1,0 +1,74 @@
+/**
+ * Well-formedness of an update to a voice document, checked *before* it is applied, so an
+ * update is applied whole or not at all.
+ *
+ * A voice document is one append-only Y.Array (`log`) of JSON entries. An update may only:
+ * - insert JSON entries (ContentAny) into that array — no nested types, no map keys, no text;
+ * - delete nothing (amending or withdrawing is a new entry; the history stays visible);
+ * - depend only on what the server already has (no gaps, no unknown origins), so Yjs integrates
+ *   it completely instead of parking part of it as "pending";
+ * - carry entries that match the record model's schema (shared/record.ts).
+ * Who may write which document is decided before this (only the owner writes their voice).
+ */
+import * as v from 'valibot';
+import * as Y from 'yjs';
+import { Refusal, type RefusalCode } from '../../shared/protocol.js';
+import { VOICE_LOG, VoiceEntrySchema } from '../../shared/record.js';
+
+export interface Problem {
+  code: RefusalCode;
+  message: string;
+}
+
+export function checkVoiceUpdate(doc: Y.Doc, update: Uint8Array): Problem | null {
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch {
+    return { code: Refusal.malformed, message: 'The update could not be decoded.' };
+  }
+  const { structs, ds } = decoded;
+  if (ds.clients.size > 0) {
+    return {
+      code: Refusal.malformed,
+      message: 'A voice record is append-only: an update may not delete anything. Amend or withdraw with a new entry.',
+    };
+  }
+  // How far the server's copy plus this update reach, per Yjs client.
+  const reach = new Map<number, number>();
+  const known = (client: number): number => reach.get(client) ?? Y.getState(doc.store, client);
+  for (const s of structs) {
+    if (!(s instanceof Y.Item)) {
+      return { code: Refusal.malformed, message: 'Only new entries may be added to a voice record.' };
+    }
+    const { client, clock } = s.id;
+    if (clock > known(client)) {
+      return { code: Refusal.missingDependencies, message: 'The update depends on earlier edits the server does not have.' };
+    }
+    reach.set(client, Math.max(known(client), clock + s.length));
+  }
+  for (const s of structs as Y.Item[]) {
+    if (!(s.content instanceof Y.ContentAny) || s.parentSub !== null) {
+      return { code: Refusal.malformed, message: 'A voice record holds only plain entries in its log.' };
+    }
+    const parent: unknown = s.parent;
+    if (parent === null) {
+      if (s.origin === null && s.rightOrigin === null) {
+        return { code: Refusal.malformed, message: 'An entry has no place in the record.' };
+      }
+    } else if (parent !== VOICE_LOG) {
+      return { code: Refusal.malformed, message: `Entries belong in the "${VOICE_LOG}" list only.` };
+    }
+    for (const o of [s.origin, s.rightOrigin]) {
+      if (o && o.clock >= known(o.client)) {
+        return { code: Refusal.missingDependencies, message: 'The update refers to an entry the server does not have.' };
+      }
+    }
+    for (const entry of s.content.arr) {
+      if (!v.is(VoiceEntrySchema, entry)) {
+        return { code: Refusal.malformed, message: 'An entry does not have the shape of a record entry.' };
+      }
+    }
+  }
+  return null;
+}

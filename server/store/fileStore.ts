@@ -1,0 +1,236 @@
+/**
+ * The embedded default store: lowdb for meetings, networks, participants and sessions
+ * (`data/db.json`, written atomically and fsynced), and one append-only update log per meeting
+ * (`data/meetings/<id>.ylog`).
+ */
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Low, type Adapter } from 'lowdb';
+import { isId } from '../../shared/ids.js';
+import { writeFileDurably } from './fsutil.js';
+import { UpdateLog } from './updateLog.js';
+import {
+  DamagedError,
+  type DocUpdate,
+  type MeetingRecord,
+  type NetworkRecord,
+  type ParticipantRecord,
+  type SessionRecord,
+  type Store,
+} from './types.js';
+
+interface Data {
+  version: 1;
+  networks: Record<string, NetworkRecord>;
+  meetings: Record<string, MeetingRecord>;
+  participants: Record<string, ParticipantRecord>;
+  sessions: Record<string, SessionRecord>;
+}
+
+const empty = (): Data => ({ version: 1, networks: {}, meetings: {}, participants: {}, sessions: {} });
+
+/**
+ * A lowdb adapter that writes atomically *and durably* (lowdb's own JSONFile never fsyncs),
+ * coalesces concurrent writes into one, and never overwrites a file it could not read.
+ */
+class DurableJsonFile implements Adapter<Data> {
+  #writing: Promise<void> | null = null;
+  #queued: { data: Data; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> } | null = null;
+
+  constructor(readonly file: string) {}
+
+  async read(): Promise<Data | null> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      throw new DamagedError(this.file, `invalid JSON (${(e as Error).message})`);
+    }
+    if (!isData(data)) throw new DamagedError(this.file, 'unexpected shape');
+    return data;
+  }
+
+  write(data: Data): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#queued) {
+        this.#queued.data = data;
+        this.#queued.waiters.push({ resolve, reject });
+      } else {
+        this.#queued = { data, waiters: [{ resolve, reject }] };
+      }
+      if (!this.#writing) void this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queued) {
+      const { data, waiters } = this.#queued;
+      this.#queued = null;
+      const json = JSON.stringify(data);
+      this.#writing = writeFileDurably(this.file, json);
+      try {
+        await this.#writing;
+        for (const w of waiters) w.resolve();
+      } catch (e) {
+        for (const w of waiters) w.reject(e);
+      }
+    }
+    this.#writing = null;
+  }
+}
+
+function isData(d: unknown): d is Data {
+  if (typeof d !== 'object' || d === null) return false;
+  const o = d as Record<string, unknown>;
+  return (
+    o.version === 1 &&
+    ['networks', 'meetings', 'participants', 'sessions'].every(
+      (k) => typeof o[k] === 'object' && o[k] !== null && !Array.isArray(o[k]),
+    )
+  );
+}
+
+/** Own-property lookup: ids are validated, and this makes prototype keys impossible regardless. */
+function get<T>(rec: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
+export class FileStore implements Store {
+  #db: Low<Data>;
+  #logs = new Map<string, UpdateLog>();
+  #byToken = new Map<string, string>();
+
+  private constructor(
+    readonly dir: string,
+    db: Low<Data>,
+  ) {
+    this.#db = db;
+    for (const p of Object.values(db.data.participants)) this.#byToken.set(p.tokenHash, p.id);
+  }
+
+  static async open(dir: string): Promise<FileStore> {
+    await mkdir(path.join(dir, 'meetings'), { recursive: true });
+    const file = path.join(dir, 'db.json');
+    const db = new Low<Data>(new DurableJsonFile(file), empty());
+    await db.read();
+    return new FileStore(dir, db);
+  }
+
+  get #data(): Data {
+    return this.#db.data;
+  }
+
+  async createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, facilitator: ParticipantRecord): Promise<void> {
+    if (network) this.#data.networks[network.id] = network;
+    this.#data.meetings[meeting.id] = meeting;
+    this.#data.participants[facilitator.id] = facilitator;
+    this.#byToken.set(facilitator.tokenHash, facilitator.id);
+    await this.#db.write();
+  }
+
+  async meeting(id: string): Promise<MeetingRecord | undefined> {
+    return get(this.#data.meetings, id);
+  }
+
+  async updateMeeting(id: string, patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators'>>): Promise<void> {
+    const m = get(this.#data.meetings, id);
+    if (!m) throw new Error('no such meeting');
+    Object.assign(m, patch);
+    await this.#db.write();
+  }
+
+  async addParticipant(p: ParticipantRecord): Promise<void> {
+    this.#data.participants[p.id] = p;
+    this.#byToken.set(p.tokenHash, p.id);
+    await this.#db.write();
+  }
+
+  async updateParticipant(
+    id: string,
+    patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'tokenHash'>>,
+  ): Promise<void> {
+    const p = get(this.#data.participants, id);
+    if (!p) throw new Error('no such participant');
+    if (patch.tokenHash !== undefined) this.#byToken.delete(p.tokenHash);
+    Object.assign(p, patch);
+    this.#byToken.set(p.tokenHash, p.id);
+    await this.#db.write();
+  }
+
+  async participant(id: string): Promise<ParticipantRecord | undefined> {
+    return get(this.#data.participants, id);
+  }
+
+  async participantByTokenHash(hash: string): Promise<ParticipantRecord | undefined> {
+    const id = this.#byToken.get(hash);
+    return id === undefined ? undefined : get(this.#data.participants, id);
+  }
+
+  async participants(meetingId: string): Promise<ParticipantRecord[]> {
+    return Object.values(this.#data.participants).filter((p) => p.meetingId === meetingId);
+  }
+
+  async addToSession(hash: string, participantId: string): Promise<void> {
+    const s = get(this.#data.sessions, hash);
+    if (s) {
+      if (s.participants.includes(participantId)) return;
+      s.participants.push(participantId);
+    } else {
+      this.#data.sessions[hash] = { hash, participants: [participantId], createdAt: Date.now() };
+    }
+    await this.#db.write();
+  }
+
+  async session(hash: string): Promise<SessionRecord | undefined> {
+    return get(this.#data.sessions, hash);
+  }
+
+  #log(meetingId: string): UpdateLog {
+    if (!isId(meetingId)) throw new Error('invalid meeting id');
+    let log = this.#logs.get(meetingId);
+    if (!log) {
+      log = new UpdateLog(path.join(this.dir, 'meetings', `${meetingId}.ylog`));
+      this.#logs.set(meetingId, log);
+    }
+    return log;
+  }
+
+  async loadUpdates(meetingId: string): Promise<DocUpdate[]> {
+    try {
+      return await this.#log(meetingId).load();
+    } catch (e) {
+      if (e instanceof DamagedError) await keepForRecovery(e.file);
+      throw e;
+    }
+  }
+
+  appendUpdates(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
+    return this.#log(meetingId).append(updates);
+  }
+
+  compact(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
+    return this.#log(meetingId).replace(updates);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#logs.values()].map((l) => l.close()));
+    this.#logs.clear();
+  }
+}
+
+/** Leave a copy of a damaged file beside it (once), so nothing can ever overwrite the original bytes. */
+async function keepForRecovery(file: string): Promise<void> {
+  const copy = `${file}.damaged-${Date.now()}`;
+  try {
+    await copyFile(file, copy);
+  } catch {
+    // best effort: the original stays untouched either way
+  }
+}

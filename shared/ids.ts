@@ -1,0 +1,39 @@
+/**
+ * Identifiers and secrets.
+ *
+ * Every id and secret is 128 bits of randomness written as 22 base64url characters.
+ * The fixed length and alphabet mean an id can never be an object key such as
+ * `__proto__` or `constructor`, nor a path such as `..`.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+
+/** Short ids for entries inside one voice document (unique within that document). */
+export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{8,22}$/;
+
+/** The id of the meeting document that only the server writes. */
+export const MEETING_DOC = 'meeting';
+
+export function isId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
+}
+
+function base64url(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replaceAll('+', '-').replaceAll('/', '_').replaceAll('=', '');
+}
+
+/** 128 random bits as 22 base64url characters (Web Crypto: browser and Node alike). */
+export function randomId(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(16)));
+}
+
+/** A shorter id for an entry inside one's own voice document (72 bits). */
+export function randomEntryId(): string {
+  return base64url(crypto.getRandomValues(new Uint8Array(9)));
+}
+
+/** A reference to an entry: the voice (participant id) that wrote it and its id there. */
+export function refOf(voice: string, id: string): string {
+  return `${voice}/${id}`;
+}

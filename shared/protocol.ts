@@ -1,0 +1,172 @@
+/**
+ * The wire protocol, defined once and used by both sides.
+ *
+ * One Socket.IO connection per participant per meeting carries:
+ * - the data plane: standard Yjs sync and awareness messages (y-protocols framing, exactly as the
+ *   y-websocket protocol) for every document of the meeting, each tagged with its document id, in
+ *   the `y` event as base64 text (one WebSocket frame per message; Socket.IO would send binary as
+ *   a second attachment frame);
+ * - the control plane: presence, "saved" acknowledgements, refusals.
+ *
+ * HTTP (JSON) opens meetings, joins them and exchanges personal links for a session cookie.
+ */
+import * as v from 'valibot';
+import { ID_PATTERN } from './ids.js';
+import { LIMITS } from './limits.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** y-protocols message types carried in the `y` event (first varUint of the message). */
+export const Y_MESSAGE = { sync: 0, awareness: 1 } as const;
+
+/** Why something was refused. Every refusal carries one of these and a plain message. */
+export const Refusal = {
+  /** A connection tried to write a document that is not its participant's own voice. */
+  notYourDocument: 'not-your-document',
+  /** The meeting has ended: its record is read-only. */
+  meetingEnded: 'meeting-ended',
+  /** The message could not be decoded, or breaks the record's rules (e.g. deletes from a voice log). */
+  malformed: 'malformed',
+  /** The update depends on data the server does not have yet. */
+  missingDependencies: 'missing-dependencies',
+  /** A size limit was exceeded (see LIMITS). */
+  tooLarge: 'too-large',
+  /** Too many messages in a short time. */
+  rateLimited: 'rate-limited',
+  /** An awareness update for a client id this connection does not own. */
+  notYourAwareness: 'not-your-awareness',
+  /** Unknown document id. */
+  unknownDocument: 'unknown-document',
+  /** Storage failed; the words are kept in memory and on the device, and the write is retried. */
+  storageFailed: 'storage-failed',
+  /** Payload failed validation. */
+  invalid: 'invalid',
+} as const;
+export type RefusalCode = (typeof Refusal)[keyof typeof Refusal];
+
+/** Reasons a connection is refused at the handshake (`connect_error` with `data.code`). */
+export const ConnectError = {
+  /** No such meeting, or the credentials do not admit to it. Deliberately one code for both. */
+  noAccess: 'no-access',
+  /** The client speaks another protocol version. */
+  protocol: 'protocol-version',
+  invalid: 'invalid',
+  /** The origin of the page is not the configured public URL. */
+  origin: 'bad-origin',
+  /** The meeting's storage could not be loaded (reported to the operator, kept for recovery). */
+  unavailable: 'unavailable',
+} as const;
+export type ConnectErrorCode = (typeof ConnectError)[keyof typeof ConnectError];
+
+export interface Refused {
+  doc: string;
+  code: RefusalCode;
+  message: string;
+}
+
+/** Storage health of the meeting as the server sees it. */
+export type StorageStatus = 'ok' | 'failing';
+
+export interface Welcome {
+  protocol: number;
+  meetingId: string;
+  participantId: string;
+}
+
+export interface ServerToClientEvents {
+  /** Sent once after connecting: who this connection is, as the server knows it. */
+  welcome: (w: Welcome) => void;
+  /** A y-protocols message for document `doc` (base64). */
+  y: (doc: string, message: string) => void;
+  /** Everything of `doc` up to this state vector (base64) is durably stored. Sent to its owner. */
+  saved: (doc: string, stateVector: string) => void;
+  /** Participant ids connected right now. */
+  presence: (here: string[]) => void;
+  /** Something this connection sent was refused; nothing of it was applied. */
+  refused: (r: Refused) => void;
+  storage: (status: StorageStatus) => void;
+}
+
+export interface ClientToServerEvents {
+  y: (doc: string, message: string) => void;
+}
+
+/** Socket.IO handshake `auth` payload. The token may instead come from the session cookie. */
+export const HandshakeSchema = v.strictObject({
+  protocol: v.number(),
+  meetingId: v.pipe(v.string(), v.regex(ID_PATTERN)),
+  /** A personal token, for clients that are not browsers (scripts, benchmarks). */
+  token: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN))),
+});
+export type Handshake = v.InferOutput<typeof HandshakeSchema>;
+
+const Name = v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars));
+
+/** POST /api/meetings */
+export const OpenMeetingSchema = v.strictObject({
+  name: v.optional(Name, ''),
+  relation: v.optional(Name, ''),
+});
+export type OpenMeetingInput = v.InferInput<typeof OpenMeetingSchema>;
+
+/** POST /api/meetings/:id/join */
+export const JoinSchema = v.strictObject({
+  joinToken: v.pipe(v.string(), v.regex(ID_PATTERN)),
+  name: v.optional(Name, ''),
+  relation: v.optional(Name, ''),
+  aboutMe: v.optional(v.boolean(), false),
+});
+export type JoinInput = v.InferInput<typeof JoinSchema>;
+
+/** POST /api/session — exchange a personal link's secret for a session cookie. */
+export const SessionSchema = v.strictObject({
+  token: v.pipe(v.string(), v.regex(ID_PATTERN)),
+});
+
+/** PATCH /api/meetings/:id/me — change one's own name or relation. */
+export const ProfileSchema = v.strictObject({
+  name: v.optional(Name),
+  relation: v.optional(Name),
+  aboutMe: v.optional(v.boolean()),
+});
+export type ProfileInput = v.InferInput<typeof ProfileSchema>;
+
+/** What opening or joining answers. Links carry their secret in the URL fragment. */
+export interface Admission {
+  meetingId: string;
+  participantId: string;
+  /** Secret of this person's personal link: `/#/me/<personalToken>`. */
+  personalToken: string;
+  /** Secret of the meeting's join link: `/#/join/<meetingId>/<joinToken>` (given to participants). */
+  joinToken: string;
+}
+
+export interface MyMeeting {
+  meetingId: string;
+  participantId: string;
+  openedAt: number;
+  status: 'open' | 'ended';
+}
+
+/** Error body of every failed HTTP request. */
+export interface ApiError {
+  error: string;
+  message: string;
+}
+
+export const ApiErrorCode = {
+  invalid: 'invalid',
+  noAccess: 'no-access',
+  locked: 'locked',
+  rateLimited: 'rate-limited',
+  tooLarge: 'too-large',
+  notFound: 'not-found',
+  internal: 'internal',
+} as const;
+
+export function joinPath(meetingId: string, joinToken: string): string {
+  return `/#/join/${meetingId}/${joinToken}`;
+}
+export function personalPath(personalToken: string): string {
+  return `/#/me/${personalToken}`;
+}

@@ -1,0 +1,131 @@
+/**
+ * Test factories: a real server through `createApp` on port 0 with its own data directory,
+ * and real participants (HTTP + Socket.IO + Yjs) that clean up after themselves.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { MeetingConnection } from '../client/lib/connection.js';
+import type { Admission } from '../shared/protocol.js';
+import { createApp, type App } from '../server/app.js';
+import type { Config } from '../server/config.js';
+import { silentLog } from '../server/context.js';
+
+export interface TestServer {
+  app: App;
+  url: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+export async function tempDir(prefix = 'polyphony-test-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function startServer(opts: { dataDir?: string; config?: Partial<Config>; clientDir?: string | null } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? (await tempDir());
+  const config: Config = {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    publicUrl: 'http://127.0.0.1',
+    clientDir: opts.clientDir === undefined ? null : opts.clientDir,
+    trustProxy: 0,
+    flushWindowMs: 2,
+    rateLimits: false,
+    ...opts.config,
+  };
+  const app = await createApp({ config, log: silentLog, unloadAfterMs: 200 });
+  const url = await app.listen();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await app.close();
+  };
+  cleanups.push(stop);
+  return { app, url, dataDir, stop };
+}
+
+export async function api<T>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
+  const res = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };
+}
+
+export async function openMeeting(server: { url: string }, name = 'Facilitator'): Promise<Admission> {
+  const r = await api<Admission>(`${server.url}/api/meetings`, 'POST', { name, relation: 'psychologist' });
+  if (r.status !== 201) throw new Error(`open failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+export async function join(server: { url: string }, admission: Pick<Admission, 'meetingId' | 'joinToken'>, name: string, relation = '', aboutMe = false): Promise<Admission> {
+  const r = await api<Admission>(`${server.url}/api/meetings/${admission.meetingId}/join`, 'POST', {
+    joinToken: admission.joinToken,
+    name,
+    relation,
+    aboutMe,
+  });
+  if (r.status !== 201) throw new Error(`join failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** A connected participant: a real MeetingConnection (the page's own network module). */
+export async function connect(server: { url: string }, admission: Admission): Promise<MeetingConnection> {
+  const c = new MeetingConnection({
+    url: server.url,
+    meetingId: admission.meetingId,
+    token: admission.personalToken,
+    socket: { forceNew: true, transports: ['websocket'] },
+  });
+  cleanups.push(async () => c.close());
+  await until(() => c.me !== null && c.status === 'connected', 'connected');
+  return c;
+}
+
+export async function joinAs(server: { url: string }, meeting: Admission, name: string, relation = ''): Promise<MeetingConnection> {
+  return connect(server, await join(server, meeting, name, relation));
+}
+
+/** Wait for a condition, checking on every event-loop turn (assert convergence, not timing). */
+export async function until(cond: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Every connection holds the same state of every voice document and of the meeting document. */
+export function converged(conns: readonly MeetingConnection[]): boolean {
+  const ref = conns[0];
+  if (!ref) return true;
+  const ids = new Set<string>();
+  for (const c of conns) for (const id of c.voices.keys()) ids.add(id);
+  for (const c of conns) {
+    for (const id of ids) {
+      const a = ref.voices.get(id);
+      const b = c.voices.get(id);
+      if (!a || !b || !sameState(a, b)) return false;
+    }
+    if (c.order.length !== ref.order.length) return false;
+  }
+  return true;
+}
+
+import * as Y from 'yjs';
+export function sameState(a: Y.Doc, b: Y.Doc): boolean {
+  return Buffer.from(Y.encodeStateVector(a)).equals(Buffer.from(Y.encodeStateVector(b)));
+}
