@@ -25,7 +25,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     dataDir: path.resolve(env.DATA_DIR ?? 'data'),
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
-    clientDir: path.resolve(env.CLIENT_DIR ?? 'dist'),
+    clientDir: env.CLIENT_DIR === '' ? null : path.resolve(env.CLIENT_DIR ?? 'dist'),
     trustProxy: Number(env.TRUST_PROXY ?? 0),
     flushWindowMs: Number(env.FLUSH_WINDOW_MS ?? 2),
     rateLimits: env.RATE_LIMITS !== 'off',
