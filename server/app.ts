@@ -83,7 +83,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     unloadAfterMs: deps.unloadAfterMs ?? 30_000,
     port: (id) => meetingPort(io, id),
   });
-  attachLive(io, { store, meetings, config, log });
+  attachLive(io, { store, meetings, config, log, clock });
 
   app.use(
     '/api',

@@ -87,9 +87,66 @@ export interface ServerToClientEvents {
   storage: (status: StorageStatus) => void;
 }
 
+/** Every request on the control plane is answered by an ack of this shape. */
+export type AckResult<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ControlErrorCode; message: string };
+export type Ack<T extends object = object> = (result: AckResult<T>) => void;
+
+export const ControlError = {
+  invalid: 'invalid',
+  /** Only a facilitator may do this (lock, end, hand over facilitation, remove someone). */
+  notFacilitator: 'not-facilitator',
+  /** Not possible in the meeting's present state (e.g. ending a reflection that is not under way). */
+  wrongState: 'wrong-state',
+  meetingEnded: 'meeting-ended',
+  notFound: 'not-found',
+  internal: 'internal',
+} as const;
+export type ControlErrorCode = (typeof ControlError)[keyof typeof ControlError];
+
 export interface ClientToServerEvents {
   y: (doc: string, message: string) => void;
+  /** Add a person who has no device of their own (a scribe or a shared device writes for them). */
+  'person:add': (input: AddPersonInput, ack: Ack<{ participantId: string; personalToken: string }>) => void;
+  /** Start or end a reflecting conversation. Anyone may; there is no role to gate it. */
+  reflect: (input: ReflectInput, ack: Ack) => void;
+  /** Close the network's response to a reflection — or record that the network chose not to respond. */
+  'response:close': (input: ResponseCloseInput, ack: Ack) => void;
+  /** Facilitator: lock or unlock the meeting to new joiners. */
+  'meeting:lock': (input: LockInput, ack: Ack) => void;
+  /** Facilitator: end the meeting (its record becomes read-only), with what was agreed about the next one. */
+  'meeting:end': (input: EndInput, ack: Ack) => void;
+  /** Facilitator: hand facilitation to, or share it with, another participant. */
+  facilitation: (input: FacilitationInput, ack: Ack) => void;
+  /** Facilitator: remove someone who should not be there. Their words stay, marked. */
+  'participant:remove': (input: RemoveInput, ack: Ack) => void;
 }
+
+const Pid = v.pipe(v.string(), v.regex(ID_PATTERN));
+const Short = v.pipe(v.string(), v.trim(), v.maxLength(200));
+export const AddPersonSchema = v.strictObject({
+  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(LIMITS.nameChars)),
+  relation: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars)), ''),
+});
+export type AddPersonInput = v.InferInput<typeof AddPersonSchema>;
+export const ReflectSchema = v.strictObject({ action: v.picklist(['start', 'end']) });
+export type ReflectInput = v.InferInput<typeof ReflectSchema>;
+export const ResponseCloseSchema = v.strictObject({ responded: v.boolean() });
+export type ResponseCloseInput = v.InferInput<typeof ResponseCloseSchema>;
+export const LockSchema = v.strictObject({ locked: v.boolean() });
+export type LockInput = v.InferInput<typeof LockSchema>;
+export const NextMeetingSchema = v.strictObject({
+  agreed: v.boolean(),
+  when: v.optional(Short, ''),
+  where: v.optional(Short, ''),
+  who: v.optional(Short, ''),
+  arranger: v.optional(Short, ''),
+});
+export const EndSchema = v.strictObject({ next: v.nullable(NextMeetingSchema) });
+export type EndInput = v.InferInput<typeof EndSchema>;
+export const FacilitationSchema = v.strictObject({ to: Pid, mode: v.picklist(['hand', 'share']) });
+export type FacilitationInput = v.InferInput<typeof FacilitationSchema>;
+export const RemoveSchema = v.strictObject({ who: Pid });
+export type RemoveInput = v.InferInput<typeof RemoveSchema>;
 
 /** Socket.IO handshake `auth` payload. The token may instead come from the session cookie. */
 export const HandshakeSchema = v.strictObject({

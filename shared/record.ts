@@ -13,7 +13,7 @@
  * `buildRecord` folds those documents into what the screen (and exports) show.
  */
 import * as v from 'valibot';
-import { ENTRY_ID_PATTERN, refOf } from './ids.js';
+import { ENTRY_ID_PATTERN, ID_PATTERN, refOf } from './ids.js';
 import { LIMITS } from './limits.js';
 
 /** Root type names inside the documents. */
@@ -28,6 +28,9 @@ const Text = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(LIMITS.tex
 /** Milliseconds since the epoch on the writer's own device (shown, never used for order). */
 const At = v.pipe(v.number(), v.integer(), v.minValue(0));
 
+const Stance = v.picklist(['agree', 'disagree', 'unsure', 'unstated']);
+const ParticipantId = v.pipe(v.string(), v.regex(ID_PATTERN));
+
 export const SayEntrySchema = v.strictObject({
   t: v.literal('say'),
   id: EntryId,
@@ -37,6 +40,10 @@ export const SayEntrySchema = v.strictObject({
   re: v.optional(Ref),
   /** How it answers: a response, or a different view that stands beside what it answers. */
   view: v.optional(v.picklist(['answer', 'different'])),
+  /** A proposal for the meeting to decide on together. */
+  proposal: v.optional(v.literal(true)),
+  /** Scribe: these are the words of this participant, written down by the writer of this log. */
+  for: v.optional(ParticipantId),
 });
 export const AmendEntrySchema = v.strictObject({
   t: v.literal('amend'),
@@ -52,11 +59,58 @@ export const WithdrawEntrySchema = v.strictObject({
   of: EntryId,
   at: At,
 });
-export const VoiceEntrySchema = v.variant('t', [SayEntrySchema, AmendEntrySchema, WithdrawEntrySchema]);
+/** The speaker confirms words a scribe wrote for them (`of` is in the scribe's log). */
+export const ConfirmEntrySchema = v.strictObject({
+  t: v.literal('confirm'),
+  id: EntryId,
+  of: Ref,
+  at: At,
+});
+/** The speaker corrects words a scribe wrote for them; the correction stands. */
+export const CorrectEntrySchema = v.strictObject({
+  t: v.literal('correct'),
+  id: EntryId,
+  of: Ref,
+  text: Text,
+  at: At,
+});
+/** One's own position on a proposal (or, with `for`, a person's position written by a scribe). */
+export const PositionEntrySchema = v.strictObject({
+  t: v.literal('position'),
+  id: EntryId,
+  of: Ref,
+  stance: Stance,
+  text: v.optional(v.pipe(v.string(), v.maxLength(LIMITS.textChars))),
+  at: At,
+  for: v.optional(ParticipantId),
+});
+/** The one who proposed notes whether the meeting decided (default: not decided yet). */
+export const DecideEntrySchema = v.strictObject({
+  t: v.literal('decide'),
+  id: EntryId,
+  of: EntryId,
+  outcome: v.picklist(['decided', 'open']),
+  text: v.optional(v.pipe(v.string(), v.maxLength(LIMITS.textChars))),
+  at: At,
+});
+export const VoiceEntrySchema = v.variant('t', [
+  SayEntrySchema,
+  AmendEntrySchema,
+  WithdrawEntrySchema,
+  ConfirmEntrySchema,
+  CorrectEntrySchema,
+  PositionEntrySchema,
+  DecideEntrySchema,
+]);
 export type SayEntry = v.InferOutput<typeof SayEntrySchema>;
 export type AmendEntry = v.InferOutput<typeof AmendEntrySchema>;
 export type WithdrawEntry = v.InferOutput<typeof WithdrawEntrySchema>;
+export type ConfirmEntry = v.InferOutput<typeof ConfirmEntrySchema>;
+export type CorrectEntry = v.InferOutput<typeof CorrectEntrySchema>;
+export type PositionEntry = v.InferOutput<typeof PositionEntrySchema>;
+export type DecideEntry = v.InferOutput<typeof DecideEntrySchema>;
 export type VoiceEntry = v.InferOutput<typeof VoiceEntrySchema>;
+export type Stance = v.InferOutput<typeof Stance>;
 
 /** A participant as everyone in the meeting sees them: self-described, all optional. */
 export interface Person {
@@ -66,6 +120,10 @@ export interface Person {
   aboutMe: boolean;
   /** Server time of joining. */
   joinedAt: number;
+  /** Set when another participant added this person (someone without a device of their own). */
+  addedBy?: string;
+  /** Set when the facilitator removed this person; their words stay in the record, marked. */
+  removed?: boolean;
 }
 
 /** The server's note of when it first received an entry. */
@@ -75,39 +133,115 @@ export interface OrderMark {
   at: number;
 }
 
+/** What was agreed about the next meeting when this one closed. */
+export interface NextMeeting {
+  /** false: "not agreed yet" — then `arranger` says who will arrange it. */
+  agreed: boolean;
+  when: string;
+  where: string;
+  who: string;
+  arranger: string;
+}
+
+/** Something that happened in the meeting, written by the server for everyone to see. */
+export type MeetingEvent = {
+  id: string;
+  /** Server time. */
+  at: number;
+  /** How many order marks existed when it happened: entries at index >= seq came after it. */
+  seq: number;
+  /** Participant who did it. */
+  by: string;
+} & (
+  | { t: 'locked' }
+  | { t: 'unlocked' }
+  | { t: 'ended'; next: NextMeeting | null }
+  | { t: 'facilitation'; to: string; mode: 'hand' | 'share' }
+  | { t: 'removed'; who: string }
+  | { t: 'person-added'; who: string }
+  | { t: 'reflecting-started' }
+  | { t: 'reflecting-ended' }
+  | { t: 'response-closed'; responded: boolean }
+);
+export type MeetingEventType = MeetingEvent['t'];
+
+export type Phase = 'open' | 'reflecting' | 'response';
+
 export interface MeetingState {
   openedAt: number;
   status: 'open' | 'ended';
   locked: boolean;
+  facilitators: string[];
+  /** Whether a reflecting conversation, or the network's response to one, is under way. */
+  phase: Phase;
 }
+
+export const MEETING_EVENTS = 'events';
 
 export interface Version {
   text: string;
+  /** Who wrote this version (the scribe, or the speaker correcting). */
+  by: string;
   /** Server time it arrived (null while not yet received by the server). */
   at: number | null;
   /** Writer's device time. */
   writtenAt: number;
 }
 
+export interface PositionView {
+  person: string;
+  stance: Stance;
+  text: string;
+  /** Who recorded it: the person, or a scribe for them. */
+  writer: string;
+  /** Recorded by the person themself, or confirmed by them. */
+  confirmed: boolean;
+  at: number | null;
+  /** Every position this person has had on the proposal, oldest first (the current one last). */
+  history: Array<{ stance: Stance; text: string; writer: string; at: number | null }>;
+}
+
+export interface Segment {
+  kind: 'reflecting' | 'response';
+  /** Id of the `reflecting-started` event this belongs to. */
+  reflection: string;
+}
+
 export interface ItemView {
   ref: string;
-  /** Whose voice document holds it (who wrote it). */
+  /** Whose voice document holds it (who wrote it down). */
   voice: string;
+  /** Whose words these are: the writer, or the person a scribe wrote them for. */
+  speaker: string;
+  kind: 'contribution' | 'proposal';
   versions: Version[];
   /** Current words: the latest version. */
   text: string;
   withdrawn: { at: number | null; writtenAt: number } | null;
   /** Server time it first arrived; null while only on this device. */
   at: number | null;
+  /** Writer's device time (shown when it differs from `at`: written offline). */
   writtenAt: number;
+  /** Position in server-observed order; null while not yet received. */
+  seq: number | null;
   re: string | null;
   view: 'answer' | 'different' | null;
   answers: ItemView[];
+  /** Written by a scribe for `speaker`: unconfirmed until the speaker confirms or corrects. */
+  scribed: { status: 'unconfirmed' | 'confirmed' | 'corrected'; at: number | null } | null;
+  segment: Segment | null;
+  /** Proposals: everyone's current position, in the order they were first given. */
+  positions: PositionView[];
+  decision: { outcome: 'decided' | 'open'; text: string; at: number | null } | null;
 }
+
+export type TimelineEntry = { kind: 'item'; item: ItemView } | { kind: 'event'; event: MeetingEvent };
 
 export interface RecordView {
   /** Top-level contributions in server-observed order; not-yet-received ones last. */
   items: ItemView[];
+  /** Top-level items and meeting events, interleaved in the order they happened. */
+  timeline: TimelineEntry[];
   /** Every item by reference, answers included. */
   byRef: Map<string, ItemView>;
 }
@@ -118,77 +252,188 @@ export function displayName(person: Person | undefined): string {
   return person.name.trim() || person.relation.trim() || 'Someone (no name given)';
 }
 
+export interface MeetingLogs {
+  order: readonly OrderMark[];
+  events: readonly MeetingEvent[];
+}
+
 /**
  * Fold the documents of a meeting into the record.
- * `voices` gives each voice's log entries in document order. Entries whose shape does not
- * match the schema are ignored (the server refuses them; this guards old or foreign data).
+ * `voices` gives each voice's log entries in document order. Entries that do not match the
+ * schema are ignored (the server refuses them; this guards old or foreign data).
+ * Everything that depends on "which came first" uses the server-observed order, so every
+ * device computes the same record.
  */
-export function buildRecord(order: readonly OrderMark[], voices: ReadonlyMap<string, readonly unknown[]>): RecordView {
-  const seen = new Map<string, number>();
+export function buildRecord(meeting: MeetingLogs, voices: ReadonlyMap<string, readonly unknown[]>): RecordView {
+  const { order, events } = meeting;
+  const seqOf = new Map<string, number>();
   order.forEach((mark, i) => {
     const r = refOf(mark.v, mark.id);
-    if (!seen.has(r)) seen.set(r, i);
+    if (!seqOf.has(r)) seqOf.set(r, i);
   });
   const arrived = (r: string): number | null => {
-    const i = seen.get(r);
+    const i = seqOf.get(r);
     return i === undefined ? null : (order[i]?.at ?? null);
   };
 
-  const byRef = new Map<string, ItemView>();
-  const later: Array<{ voice: string; entry: AmendEntry | WithdrawEntry }> = [];
+  // Every valid entry, with its place in server order (entries not yet received go last).
+  const entries: Array<{ voice: string; entry: VoiceEntry; pos: number }> = [];
+  let pending = 0;
   for (const [voice, log] of voices) {
     for (const raw of log) {
       const parsed = v.safeParse(VoiceEntrySchema, raw);
       if (!parsed.success) continue;
       const entry = parsed.output;
-      if (entry.t === 'say') {
-        const ref = refOf(voice, entry.id);
-        if (byRef.has(ref)) continue;
-        const at = arrived(ref);
+      const seq = seqOf.get(refOf(voice, entry.id));
+      entries.push({ voice, entry, pos: seq ?? order.length + pending++ });
+    }
+  }
+  entries.sort((a, b) => a.pos - b.pos);
+
+  const windows = segmentWindows(events);
+  const segmentAt = (pos: number): Segment | null => {
+    for (const w of windows) if (pos >= w.from && pos < w.to) return { kind: w.kind, reflection: w.reflection };
+    return null;
+  };
+
+  const byRef = new Map<string, ItemView>();
+  const positionEntries = new Map<string, { person: string; item: ItemView; writer: string }>();
+  for (const { voice, entry, pos } of entries) {
+    const ref = refOf(voice, entry.id);
+    const at = arrived(ref);
+    switch (entry.t) {
+      case 'say': {
+        if (byRef.has(ref)) break;
+        const speaker = entry.for ?? voice;
         byRef.set(ref, {
           ref,
           voice,
-          versions: [{ text: entry.text, at, writtenAt: entry.at }],
+          speaker,
+          kind: entry.proposal ? 'proposal' : 'contribution',
+          versions: [{ text: entry.text, by: voice, at, writtenAt: entry.at }],
           text: entry.text,
           withdrawn: null,
           at,
           writtenAt: entry.at,
+          seq: seqOf.get(ref) ?? null,
           re: entry.re ?? null,
           view: entry.re ? (entry.view ?? 'answer') : null,
           answers: [],
+          scribed: entry.for && entry.for !== voice ? { status: 'unconfirmed', at: null } : null,
+          segment: segmentAt(pos),
+          positions: [],
+          decision: null,
         });
-      } else {
-        later.push({ voice, entry });
+        break;
+      }
+      case 'amend':
+      case 'withdraw': {
+        // Only one's own items; and a scribe's words are fixed once the speaker confirmed or corrected them.
+        const item = byRef.get(refOf(voice, entry.of));
+        if (!item || item.voice !== voice || (item.scribed && item.scribed.status !== 'unconfirmed')) break;
+        if (entry.t === 'amend') {
+          item.versions.push({ text: entry.text, by: voice, at, writtenAt: entry.at });
+          item.text = entry.text;
+        } else {
+          item.withdrawn ??= { at, writtenAt: entry.at };
+        }
+        break;
+      }
+      case 'confirm':
+      case 'correct': {
+        const item = byRef.get(entry.of);
+        if (item && item.scribed && item.speaker === voice) {
+          if (entry.t === 'confirm') {
+            if (item.scribed.status === 'unconfirmed') item.scribed = { status: 'confirmed', at };
+          } else {
+            item.versions.push({ text: entry.text, by: voice, at, writtenAt: entry.at });
+            item.text = entry.text;
+            item.scribed = { status: 'corrected', at };
+          }
+          break;
+        }
+        const position = entry.t === 'confirm' ? positionEntries.get(entry.of) : undefined;
+        if (position && position.person === voice) {
+          const current = position.item.positions.find((p) => p.person === voice);
+          if (current && current.writer === position.writer) current.confirmed = true;
+        }
+        break;
+      }
+      case 'position': {
+        const item = byRef.get(entry.of);
+        if (!item || item.kind !== 'proposal') break;
+        const person = entry.for ?? voice;
+        const text = entry.text?.trim() ?? '';
+        positionEntries.set(ref, { person, item, writer: voice });
+        const step = { stance: entry.stance, text, writer: voice, at };
+        const current = item.positions.find((p) => p.person === person);
+        if (current) {
+          Object.assign(current, { stance: entry.stance, text, writer: voice, confirmed: voice === person, at });
+          current.history.push(step);
+        } else {
+          item.positions.push({ person, ...step, confirmed: voice === person, history: [step] });
+        }
+        break;
+      }
+      case 'decide': {
+        const item = byRef.get(refOf(voice, entry.of));
+        if (item && item.kind === 'proposal' && item.voice === voice) {
+          item.decision = { outcome: entry.outcome, text: entry.text?.trim() ?? '', at };
+        }
+        break;
       }
     }
   }
-  // Amendments and withdrawals apply only to the same voice's own entries.
-  const position = (voice: string, id: string, writtenAt: number): number =>
-    seen.get(refOf(voice, id)) ?? Number.MAX_SAFE_INTEGER - 1e9 + writtenAt / 1e6;
-  later.sort((a, b) => position(a.voice, a.entry.id, a.entry.at) - position(b.voice, b.entry.id, b.entry.at));
-  for (const { voice, entry } of later) {
-    const item = byRef.get(refOf(voice, entry.of));
-    if (!item) continue;
-    const at = arrived(refOf(voice, entry.id));
-    if (entry.t === 'amend') {
-      item.versions.push({ text: entry.text, at, writtenAt: entry.at });
-      item.text = entry.text;
-    } else if (!item.withdrawn) {
-      item.withdrawn = { at, writtenAt: entry.at };
-    }
-  }
 
-  const all = [...byRef.values()];
-  all.sort((a, b) => position(a.voice, refTail(a.ref), a.writtenAt) - position(b.voice, refTail(b.ref), b.writtenAt));
   const items: ItemView[] = [];
-  for (const item of all) {
+  for (const item of byRef.values()) {
     const target = item.re ? byRef.get(item.re) : undefined;
     if (target && target !== item) target.answers.push(item);
     else items.push(item);
   }
-  return { items, byRef };
+
+  const timeline: TimelineEntry[] = [];
+  let e = 0;
+  const sortedEvents = [...events].sort((a, b) => a.seq - b.seq);
+  for (const item of items) {
+    const pos = item.seq ?? Number.POSITIVE_INFINITY;
+    while (e < sortedEvents.length && sortedEvents[e]!.seq <= pos) timeline.push({ kind: 'event', event: sortedEvents[e++]! });
+    timeline.push({ kind: 'item', item });
+  }
+  while (e < sortedEvents.length) timeline.push({ kind: 'event', event: sortedEvents[e++]! });
+  return { items, timeline, byRef };
 }
 
-function refTail(ref: string): string {
-  return ref.slice(ref.indexOf('/') + 1);
+/** Reflecting conversations and the network's responses, as ranges of server order. */
+function segmentWindows(events: readonly MeetingEvent[]): Array<Segment & { from: number; to: number }> {
+  const out: Array<Segment & { from: number; to: number }> = [];
+  let open: (Segment & { from: number; to: number }) | null = null;
+  const close = (seq: number) => {
+    if (open) open.to = seq;
+    open = null;
+  };
+  for (const ev of [...events].sort((a, b) => a.seq - b.seq)) {
+    if (ev.t === 'reflecting-started') {
+      close(ev.seq);
+      open = { kind: 'reflecting', reflection: ev.id, from: ev.seq, to: Number.POSITIVE_INFINITY };
+      out.push(open);
+    } else if (ev.t === 'reflecting-ended') {
+      const current = open as (Segment & { from: number; to: number }) | null;
+      const reflection = current?.kind === 'reflecting' ? current.reflection : undefined;
+      close(ev.seq);
+      if (reflection) {
+        open = { kind: 'response', reflection, from: ev.seq, to: Number.POSITIVE_INFINITY };
+        out.push(open);
+      }
+    } else if (ev.t === 'response-closed' || ev.t === 'ended') {
+      close(ev.seq);
+    }
+  }
+  return out;
+}
+
+/** People who have not yet given a position on a proposal (removed people are not asked). */
+export function notYetStated(item: ItemView, people: ReadonlyMap<string, Person>): string[] {
+  const stated = new Set(item.positions.map((p) => p.person));
+  return [...people.entries()].filter(([id, p]) => !stated.has(id) && !p.removed).map(([id]) => id);
 }

@@ -9,21 +9,25 @@ import * as Y from 'yjs';
 import { MEETING_DOC, isId, randomEntryId } from '../../shared/ids.js';
 import {
   PROTOCOL_VERSION,
+  type AckResult,
   type ClientToServerEvents,
   type Refused,
   type ServerToClientEvents,
   type StorageStatus,
 } from '../../shared/protocol.js';
 import {
+  MEETING_EVENTS,
   MEETING_ORDER,
   MEETING_PEOPLE,
   MEETING_STATE,
   VOICE_LOG,
   buildRecord,
+  type MeetingEvent,
   type MeetingState,
   type OrderMark,
   type Person,
   type RecordView,
+  type Stance,
   type VoiceEntry,
 } from '../../shared/record.js';
 import {
@@ -38,6 +42,8 @@ import {
   syncUpdate,
   toBase64,
 } from '../../shared/wire.js';
+
+export type ControlEvent = Exclude<keyof ClientToServerEvents, 'y'>;
 
 export type LinkStatus = 'connecting' | 'connected' | 'offline' | 'refused';
 
@@ -104,6 +110,10 @@ export class MeetingConnection {
     return this.meetingDoc.getArray<OrderMark>(MEETING_ORDER).toArray();
   }
 
+  get events(): MeetingEvent[] {
+    return this.meetingDoc.getArray<MeetingEvent>(MEETING_EVENTS).toArray();
+  }
+
   log(voice: string): VoiceEntry[] {
     return this.#voice(voice)?.getArray<VoiceEntry>(VOICE_LOG).toArray() ?? [];
   }
@@ -111,7 +121,7 @@ export class MeetingConnection {
   record(): RecordView {
     const logs = new Map<string, VoiceEntry[]>();
     for (const [id, doc] of this.voices) logs.set(id, doc.getArray<VoiceEntry>(VOICE_LOG).toArray());
-    return buildRecord(this.order, logs);
+    return buildRecord({ order: this.order, events: this.events }, logs);
   }
 
   /** True when everything this participant wrote is durably stored on the server. */
@@ -140,10 +150,57 @@ export class MeetingConnection {
     return entry.id;
   }
 
-  say(text: string, re?: { ref: string; view: 'answer' | 'different' }): string {
+  /**
+   * Add words to the record: one's own, or (with `forPerson`) another person's, written down for
+   * them — shown as theirs, "written by" this participant, unconfirmed until they confirm.
+   */
+  say(
+    text: string,
+    opts: { re?: string; view?: 'answer' | 'different'; proposal?: boolean; forPerson?: string } = {},
+  ): string {
     const entry: VoiceEntry = { t: 'say', id: randomEntryId(), text, at: Date.now() };
-    if (re) Object.assign(entry, { re: re.ref, view: re.view });
+    if (opts.re) Object.assign(entry, { re: opts.re, view: opts.view ?? 'answer' });
+    if (opts.proposal) entry.proposal = true;
+    if (opts.forPerson && opts.forPerson !== this.me) entry.for = opts.forPerson;
     return this.#append(entry);
+  }
+
+  /** Confirm words a scribe wrote for me, or a position a scribe recorded for me. */
+  confirm(ref: string): string {
+    return this.#append({ t: 'confirm', id: randomEntryId(), of: ref, at: Date.now() });
+  }
+
+  /** Correct words a scribe wrote for me; my correction stands. */
+  correct(ref: string, text: string): string {
+    return this.#append({ t: 'correct', id: randomEntryId(), of: ref, text, at: Date.now() });
+  }
+
+  /** My position on a proposal (or, with `forPerson`, a position written down for someone). */
+  position(proposal: string, stance: Stance, text = '', forPerson?: string): string {
+    const entry: VoiceEntry = { t: 'position', id: randomEntryId(), of: proposal, stance, at: Date.now() };
+    if (text.trim()) entry.text = text;
+    if (forPerson && forPerson !== this.me) entry.for = forPerson;
+    return this.#append(entry);
+  }
+
+  /** As the one who proposed: note whether the meeting decided. */
+  decide(of: string, outcome: 'decided' | 'open', text = ''): string {
+    const entry: VoiceEntry = { t: 'decide', id: randomEntryId(), of, outcome, at: Date.now() };
+    if (text.trim()) entry.text = text;
+    return this.#append(entry);
+  }
+
+  /** A control-plane request, answered by the server's ack (or a plain error when offline). */
+  async request<E extends ControlEvent>(event: E, input: Parameters<ClientToServerEvents[E]>[0]): Promise<AckResult> {
+    if (!this.socket.connected) {
+      return { ok: false, error: 'internal', message: 'You are offline. Try again when you are connected.' };
+    }
+    try {
+      const emit = this.socket.timeout(10_000).emitWithAck as unknown as (e: E, i: unknown) => Promise<AckResult>;
+      return await emit(event, input);
+    } catch {
+      return { ok: false, error: 'internal', message: 'The server did not answer. Try again.' };
+    }
   }
 
   amend(of: string, text: string): string {

@@ -19,7 +19,8 @@ import {
 import { fromBase64, toBase64 } from '../../shared/wire.js';
 import { hashToken, sessionToken } from '../auth.js';
 import type { Config } from '../config.js';
-import type { Log } from '../context.js';
+import type { Clock, Log } from '../context.js';
+import { controlHandlers, runControl } from './control.js';
 import type { MeetingPort } from '../meetings/meeting.js';
 import type { Meetings } from '../meetings/registry.js';
 import { DamagedError, type ParticipantRecord, type Store } from '../store/types.js';
@@ -108,8 +109,12 @@ class Bucket {
   }
 }
 
-export function attachLive(io: LiveServer, deps: { store: Store; meetings: Meetings; config: Config; log: Log }): void {
+export function attachLive(
+  io: LiveServer,
+  deps: { store: Store; meetings: Meetings; config: Config; log: Log; clock: Clock },
+): void {
   const { store, meetings, config, log } = deps;
+  const disconnect = (participantId: string) => io.in(participantRoom(participantId)).disconnectSockets(true);
 
   io.use(async (socket, next) => {
     try {
@@ -180,6 +185,18 @@ export function attachLive(io: LiveServer, deps: { store: Store; meetings: Meeti
         refuse(Refusal.malformed, 'The message could not be handled.');
       }
     });
+
+    const handlers = controlHandlers(meeting, participantId, { store, clock: deps.clock, log, disconnect });
+    for (const [event, handler] of Object.entries(handlers)) {
+      socket.on(event as 'reflect', (input: unknown, ack: unknown) => {
+        if (typeof ack !== 'function') return;
+        if (!bucket.take()) {
+          ack({ ok: false, error: 'invalid', message: 'Too many requests at once. Slow down a little.' });
+          return;
+        }
+        void runControl(handler, input, log).then((result) => (ack as (r: unknown) => void)(result));
+      });
+    }
 
     socket.on('disconnect', () => {
       meeting.disconnect(socket.id);

@@ -13,13 +13,18 @@ import { MEETING_DOC } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
 import { Refusal, type StorageStatus } from '../../shared/protocol.js';
 import {
+  MEETING_EVENTS,
   MEETING_ORDER,
   MEETING_PEOPLE,
   MEETING_STATE,
   VOICE_LOG,
+  type MeetingEvent,
+  type MeetingState,
   type OrderMark,
   type Person,
+  type Phase,
 } from '../../shared/record.js';
+import { randomId } from '../../shared/ids.js';
 import {
   awarenessMessage,
   decodeAwareness,
@@ -158,6 +163,8 @@ export class Meeting {
   setPerson(p: ParticipantRecord): void {
     this.#voice(p.id, true);
     const person: Person = { name: p.name, relation: p.relation, aboutMe: p.aboutMe, joinedAt: p.joinedAt };
+    if (p.addedBy) person.addedBy = p.addedBy;
+    if (p.revoked && p.removed) person.removed = true;
     const current = this.people.get(p.id);
     if (current && JSON.stringify(current) === JSON.stringify(person)) return;
     this.meetingDoc.transact(() => this.people.set(p.id, person), SERVER);
@@ -166,8 +173,16 @@ export class Meeting {
   #reconcile(participants: readonly ParticipantRecord[]): void {
     const state = this.meetingDoc.getMap<unknown>(MEETING_STATE);
     this.meetingDoc.transact(() => {
-      const want = { openedAt: this.record.openedAt, status: this.record.status, locked: this.record.locked };
+      const want: Omit<MeetingState, 'phase' | 'facilitators'> = {
+        openedAt: this.record.openedAt,
+        status: this.record.status,
+        locked: this.record.locked,
+      };
       for (const [k, val] of Object.entries(want)) if (state.get(k) !== val) state.set(k, val);
+      if (JSON.stringify(state.get('facilitators')) !== JSON.stringify(this.record.facilitators)) {
+        state.set('facilitators', [...this.record.facilitators]);
+      }
+      if (!state.has('phase')) state.set('phase', 'open' satisfies Phase);
     }, SERVER);
     for (const p of participants) this.setPerson(p);
     // Entries that reached the store without their order mark (a crash between the two) get one now.
@@ -180,13 +195,43 @@ export class Meeting {
     this.#appendMarks();
   }
 
-  /** Apply the record's state to the meeting document (status, lock). */
-  setState(patch: Partial<Pick<MeetingRecord, 'status' | 'locked'>>): void {
-    Object.assign(this.record, patch);
+  get phase(): Phase {
+    return (this.meetingDoc.getMap<unknown>(MEETING_STATE).get('phase') as Phase | undefined) ?? 'open';
+  }
+
+  /**
+   * Change the meeting's state and record what happened, in one update everyone receives.
+   * Pending order marks go first, so the event sits exactly after every entry received before it.
+   */
+  act(
+    by: string,
+    event: DistributiveOmit<MeetingEvent, 'id' | 'at' | 'seq' | 'by'> | null,
+    patch: Partial<Pick<MeetingState, 'status' | 'locked' | 'facilitators' | 'phase'>> = {},
+  ): void {
+    this.#appendMarks();
+    if (patch.status !== undefined) this.record.status = patch.status;
+    if (patch.locked !== undefined) this.record.locked = patch.locked;
+    if (patch.facilitators !== undefined) this.record.facilitators = [...patch.facilitators];
     const state = this.meetingDoc.getMap<unknown>(MEETING_STATE);
     this.meetingDoc.transact(() => {
       for (const [k, val] of Object.entries(patch)) state.set(k, val);
+      if (event) {
+        const full = { ...event, id: randomId(), at: this.clock.now(), seq: this.order.length, by } as MeetingEvent;
+        this.meetingDoc.getArray<MeetingEvent>(MEETING_EVENTS).push([full]);
+      }
     }, SERVER);
+  }
+
+  /** Mark a person removed (their words stay) or otherwise change what everyone sees of them. */
+  markPerson(id: string, patch: Partial<Person>): void {
+    const current = this.people.get(id);
+    if (!current) return;
+    this.meetingDoc.transact(() => this.people.set(id, { ...current, ...patch }), SERVER);
+  }
+
+  /** Disconnect bookkeeping for every connection of a participant (after removal or revocation). */
+  connectionsOf(participantId: string): string[] {
+    return [...this.#connections].filter(([, p]) => p === participantId).map(([s]) => s);
   }
 
   // ── wiring: persistence, broadcast, order ────────────────────────────────────────────
@@ -435,6 +480,8 @@ export class Meeting {
     for (const d of this.#voices.values()) d.destroy();
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function refuse(code: Problem['code'], message: string): Received {
   return { ok: false, problem: { code, message } };

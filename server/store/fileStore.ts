@@ -154,7 +154,7 @@ export class FileStore implements Store {
 
   async updateParticipant(
     id: string,
-    patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'tokenHash'>>,
+    patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'tokenHash'>>,
   ): Promise<void> {
     const p = get(this.#data.participants, id);
     if (!p) throw new Error('no such participant');

@@ -32,7 +32,12 @@ export interface ParticipantRecord {
   relation: string;
   aboutMe: boolean;
   joinedAt: number;
+  /** The personal link no longer admits anyone. */
   revoked: boolean;
+  /** Removed from the meeting by a facilitator (also revoked). */
+  removed?: boolean;
+  /** Added by this participant, for a person without a device of their own. */
+  addedBy?: string;
 }
 
 export interface SessionRecord {
@@ -53,7 +58,7 @@ export interface Store {
   meeting(id: string): Promise<MeetingRecord | undefined>;
   updateMeeting(id: string, patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators'>>): Promise<void>;
   addParticipant(p: ParticipantRecord): Promise<void>;
-  updateParticipant(id: string, patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'tokenHash'>>): Promise<void>;
+  updateParticipant(id: string, patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'tokenHash'>>): Promise<void>;
   participant(id: string): Promise<ParticipantRecord | undefined>;
   participantByTokenHash(hash: string): Promise<ParticipantRecord | undefined>;
   participants(meetingId: string): Promise<ParticipantRecord[]>;
