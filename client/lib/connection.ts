@@ -196,8 +196,8 @@ export class MeetingConnection {
       return { ok: false, error: 'internal', message: 'You are offline. Try again when you are connected.' };
     }
     try {
-      const emit = this.socket.timeout(10_000).emitWithAck as unknown as (e: E, i: unknown) => Promise<AckResult>;
-      return await emit(event, input);
+      const timed = this.socket.timeout(10_000) as unknown as { emitWithAck(e: E, i: unknown): Promise<AckResult> };
+      return await timed.emitWithAck(event, input);
     } catch {
       return { ok: false, error: 'internal', message: 'The server did not answer. Try again.' };
     }
