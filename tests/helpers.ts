@@ -11,6 +11,7 @@ import type { Admission } from '../shared/protocol.js';
 import { createApp, type App } from '../server/app.js';
 import type { Config } from '../server/config.js';
 import { silentLog } from '../server/context.js';
+import type { Store } from '../server/store/types.js';
 
 export interface TestServer {
   app: App;
@@ -24,13 +25,22 @@ afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 
+/** Run `fn` after this test file's tests (in reverse order of registration). */
+export function onCleanup(fn: () => Promise<void> | void): void {
+  cleanups.push(async () => {
+    await fn();
+  });
+}
+
 export async function tempDir(prefix = 'polyphony-test-'): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
-export async function startServer(opts: { dataDir?: string; config?: Partial<Config>; clientDir?: string | null } = {}): Promise<TestServer> {
+export async function startServer(
+  opts: { dataDir?: string; config?: Partial<Config>; clientDir?: string | null; store?: Store } = {},
+): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await tempDir());
   const config: Config = {
     port: 0,
@@ -43,7 +53,12 @@ export async function startServer(opts: { dataDir?: string; config?: Partial<Con
     rateLimits: false,
     ...opts.config,
   };
-  const app = await createApp({ config, log: silentLog, unloadAfterMs: 200 });
+  const app = await createApp({
+    config,
+    log: silentLog,
+    unloadAfterMs: 200,
+    ...(opts.store ? { store: opts.store } : {}),
+  });
   const url = await app.listen();
   let stopped = false;
   const stop = async () => {
@@ -55,7 +70,12 @@ export async function startServer(opts: { dataDir?: string; config?: Partial<Con
   return { app, url, dataDir, stop };
 }
 
-export async function api<T>(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; headers: Headers }> {
+export async function api<T>(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T; headers: Headers }> {
   const res = await fetch(url, {
     method,
     headers: { 'content-type': 'application/json', ...headers },
@@ -71,7 +91,13 @@ export async function openMeeting(server: { url: string }, name = 'Facilitator')
   return r.body;
 }
 
-export async function join(server: { url: string }, admission: Pick<Admission, 'meetingId' | 'joinToken'>, name: string, relation = '', aboutMe = false): Promise<Admission> {
+export async function join(
+  server: { url: string },
+  admission: Pick<Admission, 'meetingId' | 'joinToken'>,
+  name: string,
+  relation = '',
+  aboutMe = false,
+): Promise<Admission> {
   const r = await api<Admission>(`${server.url}/api/meetings/${admission.meetingId}/join`, 'POST', {
     joinToken: admission.joinToken,
     name,
@@ -95,7 +121,12 @@ export async function connect(server: { url: string }, admission: Admission): Pr
   return c;
 }
 
-export async function joinAs(server: { url: string }, meeting: Admission, name: string, relation = ''): Promise<MeetingConnection> {
+export async function joinAs(
+  server: { url: string },
+  meeting: Admission,
+  name: string,
+  relation = '',
+): Promise<MeetingConnection> {
   return connect(server, await join(server, meeting, name, relation));
 }
 
@@ -128,4 +159,16 @@ export function converged(conns: readonly MeetingConnection[]): boolean {
 import * as Y from 'yjs';
 export function sameState(a: Y.Doc, b: Y.Doc): boolean {
   return Buffer.from(Y.encodeStateVector(a)).equals(Buffer.from(Y.encodeStateVector(b)));
+}
+
+/** A document's whole encoded state (to compare "byte-identical before and after"). */
+export function encoded(doc: Y.Doc | undefined): Buffer {
+  if (!doc) throw new Error('no such document');
+  return Buffer.from(Y.encodeStateAsUpdate(doc));
+}
+
+/** Same state vector and the same content of every root type. */
+export function sameContent(a: Y.Doc, b: Y.Doc): boolean {
+  if (!sameState(a, b)) return false;
+  return JSON.stringify(a.getArray('log').toJSON()) === JSON.stringify(b.getArray('log').toJSON());
 }

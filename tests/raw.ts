@@ -1,0 +1,184 @@
+/**
+ * Raw protocol clients for tests: socket.io-client and Yjs used directly, the way a script (or an
+ * attacker holding a valid token) would, with no help from the page's network module.
+ */
+import { io, type Socket } from 'socket.io-client';
+import * as Y from 'yjs';
+import { MEETING_DOC } from '../shared/ids.js';
+import { PROTOCOL_VERSION, type Refused, type Welcome } from '../shared/protocol.js';
+import { decodeYMessage, fromBase64, syncStep1, toBase64, type YMessage } from '../shared/wire.js';
+import { onCleanup, until } from './helpers.js';
+
+/** Anything that carries the `y` event: a raw socket, or a MeetingConnection's socket. */
+export interface YSocket {
+  emit(ev: 'y', doc: string, message: string): unknown;
+  on(ev: 'y', fn: (doc: string, message: string) => void): unknown;
+  off(ev: 'y', fn: (doc: string, message: string) => void): unknown;
+}
+
+/**
+ * Wait until the server has handled everything this socket sent before, and everything the server
+ * sent to this socket before that has arrived: a sync step 1 for the meeting document is answered
+ * in order on the same connection (one server process, one ordered socket).
+ */
+export async function barrier(socket: YSocket, timeoutMs = 10_000): Promise<void> {
+  let answered = false;
+  const fn = (doc: string, message: string) => {
+    if (doc !== MEETING_DOC) return;
+    try {
+      if (decodeYMessage(fromBase64(message)).kind === 'step2') answered = true;
+    } catch {
+      // not ours
+    }
+  };
+  socket.on('y', fn);
+  try {
+    socket.emit('y', MEETING_DOC, toBase64(syncStep1(new Y.Doc())));
+    await until(() => answered, 'barrier', timeoutMs);
+  } finally {
+    socket.off('y', fn);
+  }
+}
+
+export interface RawOptions {
+  meetingId: string;
+  token?: string;
+  /** Extra handshake headers, e.g. a session cookie. */
+  headers?: Record<string, string>;
+  /** Override the whole auth payload (hostile handshakes). */
+  auth?: unknown;
+}
+
+export interface ConnectFailure {
+  code: string | undefined;
+  message: string;
+}
+
+/** A raw participant: records what the server sends and keeps read-only replicas of documents. */
+export class RawClient {
+  readonly socket: Socket;
+  readonly refusals: Refused[] = [];
+  readonly received: Array<{ doc: string; msg: YMessage }> = [];
+  readonly replicas = new Map<string, Y.Doc>();
+  welcome: Welcome | null = null;
+  here: string[] = [];
+  saved = new Map<string, Uint8Array>();
+
+  constructor(url: string, opts: RawOptions) {
+    this.socket = io(url, {
+      auth: (opts.auth ?? {
+        protocol: PROTOCOL_VERSION,
+        meetingId: opts.meetingId,
+        ...(opts.token ? { token: opts.token } : {}),
+      }) as Record<string, unknown>,
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+      ...(opts.headers ? { extraHeaders: opts.headers } : {}),
+    });
+    this.socket.on('welcome', (w: Welcome) => (this.welcome = w));
+    this.socket.on('presence', (here: string[]) => (this.here = here));
+    this.socket.on('refused', (r: Refused) => this.refusals.push(r));
+    this.socket.on('saved', (doc: string, sv: string) => this.saved.set(doc, fromBase64(sv)));
+    this.socket.on('y', (doc: string, message: string) => {
+      let msg: YMessage;
+      try {
+        msg = decodeYMessage(fromBase64(message));
+      } catch {
+        return;
+      }
+      this.received.push({ doc, msg });
+      if (msg.kind === 'step2' || msg.kind === 'update') Y.applyUpdate(this.replica(doc), msg.update);
+    });
+    onCleanup(async () => {
+      this.socket.disconnect();
+    });
+  }
+
+  /** Connect and wait for `welcome`. */
+  static async connect(url: string, opts: RawOptions): Promise<RawClient> {
+    const c = new RawClient(url, opts);
+    const failure = await c.outcome();
+    if (failure) throw new Error(`raw connect refused: ${failure.code} ${failure.message}`);
+    return c;
+  }
+
+  /** Resolves with null once welcomed, or with the connect error. */
+  outcome(timeoutMs = 10_000): Promise<ConnectFailure | null> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no connect outcome')), timeoutMs);
+      if (this.welcome) {
+        clearTimeout(timer);
+        resolve(null);
+        return;
+      }
+      this.socket.once('welcome', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+      this.socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
+        clearTimeout(timer);
+        resolve({ code: err.data?.code, message: err.message });
+      });
+    });
+  }
+
+  get me(): string {
+    if (!this.welcome) throw new Error('not welcomed');
+    return this.welcome.participantId;
+  }
+
+  /** A local read-only copy of a document, built from what the server sent. */
+  replica(doc: string): Y.Doc {
+    let d = this.replicas.get(doc);
+    if (!d) {
+      d = new Y.Doc({ gc: false });
+      this.replicas.set(doc, d);
+    }
+    return d;
+  }
+
+  /** Send a y-protocols message (bytes) or any raw string payload. */
+  send(doc: unknown, message: Uint8Array | unknown): void {
+    const payload = message instanceof Uint8Array ? toBase64(message) : message;
+    (this.socket as unknown as { emit(ev: string, ...args: unknown[]): void }).emit('y', doc, payload);
+  }
+
+  /** Fetch the server's full state of a document into the replica. */
+  async pull(doc: string): Promise<Y.Doc> {
+    this.send(doc, syncStep1(this.replica(doc)));
+    await barrier(this.socket);
+    return this.replica(doc);
+  }
+
+  async barrier(): Promise<void> {
+    await barrier(this.socket);
+  }
+
+  /** Refusals received since `from` (an index into `refusals`). */
+  refusalsSince(from: number): Refused[] {
+    return this.refusals.slice(from);
+  }
+
+  async waitFor(cond: () => boolean, what: string): Promise<void> {
+    await until(cond, what);
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
+
+/** The update a change makes to a copy of `base` (the copy keeps `clientID` when given). */
+export function craft(
+  base: Y.Doc,
+  change: (doc: Y.Doc) => void,
+  clientID?: number,
+): { update: Uint8Array; doc: Y.Doc } {
+  const doc = new Y.Doc({ gc: false });
+  if (clientID !== undefined) doc.clientID = clientID;
+  Y.applyUpdate(doc, Y.encodeStateAsUpdate(base));
+  const before = Y.encodeStateVector(doc);
+  change(doc);
+  return { update: Y.encodeStateAsUpdate(doc, before), doc };
+}
