@@ -15,6 +15,15 @@ export interface Config {
   flushWindowMs: number;
   /** Apply the per-address limits on opening and joining. */
   rateLimits: boolean;
+  /**
+   * On what basis records are kept, which decides what an erasure request does:
+   * `consent` — erasure is real (the person at the centre can erase the whole record, anyone their
+   * own words); `care-record` — the record is part of a health-care record: the request and the
+   * reason for keeping it are recorded, and the person can add a correction or statement instead.
+   */
+  recordBasis: 'consent' | 'care-record';
+  /** The reason shown when a care-record service keeps a record (RECORD_KEEP_REASON). */
+  keepReason: string;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
@@ -29,5 +38,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: Number(env.TRUST_PROXY ?? 0),
     flushWindowMs: Number(env.FLUSH_WINDOW_MS ?? 2),
     rateLimits: env.RATE_LIMITS !== 'off',
+    recordBasis: env.RECORD_BASIS === 'care-record' ? 'care-record' : 'consent',
+    keepReason:
+      env.RECORD_KEEP_REASON ??
+      'This service must keep meeting records as part of your health-care record. You can add a correction or a statement of your own to it.',
   };
 }

@@ -41,6 +41,8 @@ export const Refusal = {
   storageFailed: 'storage-failed',
   /** Payload failed validation. */
   invalid: 'invalid',
+  /** These words were erased at the person's request; the voice takes no more writes. */
+  erased: 'erased',
 } as const;
 export type RefusalCode = (typeof Refusal)[keyof typeof Refusal];
 
@@ -85,6 +87,8 @@ export interface ServerToClientEvents {
   /** Something this connection sent was refused; nothing of it was applied. */
   refused: (r: Refused) => void;
   storage: (status: StorageStatus) => void;
+  /** A voice document (or, with `meeting`, the whole record) was erased: drop every local copy. */
+  erased: (doc: string) => void;
 }
 
 /** Every request on the control plane is answered by an ack of this shape. */
@@ -136,7 +140,8 @@ export const LockSchema = v.strictObject({ locked: v.boolean() });
 export type LockInput = v.InferInput<typeof LockSchema>;
 export const NextMeetingSchema = v.strictObject({
   agreed: v.boolean(),
-  when: v.optional(Short, ''),
+  /** Local date and time as agreed in the room, `YYYY-MM-DDTHH:MM`, or empty. */
+  when: v.optional(v.union([v.literal(''), v.pipe(v.string(), v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/))]), ''),
   where: v.optional(Short, ''),
   who: v.optional(Short, ''),
   arranger: v.optional(Short, ''),
@@ -163,6 +168,8 @@ const Name = v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars));
 export const OpenMeetingSchema = v.strictObject({
   name: v.optional(Name, ''),
   relation: v.optional(Name, ''),
+  /** When the network first made contact, if before now (ms since epoch). */
+  firstContactAt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
 });
 export type OpenMeetingInput = v.InferInput<typeof OpenMeetingSchema>;
 
@@ -203,6 +210,43 @@ export interface MyMeeting {
   participantId: string;
   openedAt: number;
   status: 'open' | 'ended';
+  networkName: string;
+  /** Facilitators can open the network's next meeting. */
+  facilitator: boolean;
+}
+
+/** PATCH /api/meetings/:id/network — name the network; a facilitator may set the first-contact time. */
+export const NetworkSchema = v.strictObject({
+  name: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars))),
+  firstContactAt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+});
+
+/** POST /api/meetings/:id/erasure */
+export const ErasureSchema = v.strictObject({
+  /** `mine`: my own words; `record`: the whole record (only the person the meeting is about). */
+  scope: v.picklist(['mine', 'record']),
+});
+export interface ErasureResult {
+  erased: boolean;
+  /** With RECORD_BASIS=care-record: why the record is kept, to show the person. */
+  reason?: string;
+}
+
+/** What POST /api/meetings/:id/next answers: the network's next meeting, with the same people. */
+export interface NextMeetingOpened {
+  meetingId: string;
+  joinToken: string;
+}
+
+/** POST /api/me/revoke answers the new personal link's secret; the old one stops working at once. */
+export interface Revoked {
+  personalToken: string;
+}
+
+export interface AccessLogEntry {
+  participantId: string;
+  action: string;
+  at: number;
 }
 
 /** Error body of every failed HTTP request. */

@@ -124,6 +124,8 @@ export interface Person {
   addedBy?: string;
   /** Set when the facilitator removed this person; their words stay in the record, marked. */
   removed?: boolean;
+  /** Set when this person's words were erased at their request (their name is gone too). */
+  erased?: boolean;
 }
 
 /** The server's note of when it first received an entry. */
@@ -137,6 +139,7 @@ export interface OrderMark {
 export interface NextMeeting {
   /** false: "not agreed yet" — then `arranger` says who will arrange it. */
   agreed: boolean;
+  /** Local date and time, `YYYY-MM-DDTHH:MM`, or empty. */
   when: string;
   where: string;
   who: string;
@@ -167,6 +170,14 @@ export type MeetingEventType = MeetingEvent['t'];
 
 export type Phase = 'open' | 'reflecting' | 'response';
 
+export interface NetworkInfo {
+  name: string;
+  /** When the network first contacted the service. */
+  firstContactAt: number;
+  /** When its first meeting opened (the aim: within 24 hours of first contact). */
+  firstMeetingAt: number;
+}
+
 export interface MeetingState {
   openedAt: number;
   status: 'open' | 'ended';
@@ -174,6 +185,10 @@ export interface MeetingState {
   facilitators: string[];
   /** Whether a reflecting conversation, or the network's response to one, is under way. */
   phase: Phase;
+  network: NetworkInfo;
+  /** The network's meeting before this one, and after it. */
+  previous: string | null;
+  next: string | null;
 }
 
 export const MEETING_EVENTS = 'events';
@@ -249,6 +264,7 @@ export interface RecordView {
 /** The display name of a person: their own words, or a neutral stand-in. */
 export function displayName(person: Person | undefined): string {
   if (!person) return 'Someone';
+  if (person.erased) return 'Someone (erased)';
   return person.name.trim() || person.relation.trim() || 'Someone (no name given)';
 }
 

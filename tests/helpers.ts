@@ -51,6 +51,8 @@ export async function startServer(
     trustProxy: 0,
     flushWindowMs: 2,
     rateLimits: false,
+    recordBasis: 'consent',
+    keepReason: 'This service keeps meeting records as part of the health-care record.',
     ...opts.config,
   };
   const app = await createApp({

@@ -177,7 +177,7 @@ describe('facilitation without power over words (SPEC 14)', () => {
 
     expect((await fac.request('facilitation', { to: other.me!, mode: 'share' })).ok).toBe(true);
     await until(() => other.state.facilitators?.includes(other.me!) === true, 'shared');
-    expect((await other.request('meeting:end', { next: { agreed: true, when: 'Thursday 10:00', where: 'at home', who: 'everyone', arranger: '' } })).ok).toBe(true);
+    expect((await other.request('meeting:end', { next: { agreed: true, when: '2026-12-03T10:00', where: 'at home', who: 'everyone', arranger: '' } })).ok).toBe(true);
     await until(() => fac.state.status === 'ended', 'ended');
 
     const types = fac.events.map((e) => e.t);

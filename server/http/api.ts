@@ -1,4 +1,8 @@
-/** The HTTP API: open a meeting, join it, exchange a personal link for a session, health. */
+/**
+ * The HTTP API: open a meeting, join it, exchange a personal link for a session, the network's
+ * series, the record afterwards (exports, calendar, access log), revocation and erasure.
+ * Every answer about a meeting the asker may not see is the same 404, whatever the reason.
+ */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import * as v from 'valibot';
@@ -6,19 +10,27 @@ import { isId, randomId } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
 import {
   ApiErrorCode,
+  ErasureSchema,
   JoinSchema,
+  NetworkSchema,
   OpenMeetingSchema,
   ProfileSchema,
   SessionSchema,
+  type AccessLogEntry,
   type Admission,
   type ApiError,
+  type ErasureResult,
   type MyMeeting,
+  type NextMeetingOpened,
+  type Revoked,
 } from '../../shared/protocol.js';
+import { participantIn, participantsOf, type Credentials } from '../access.js';
 import { hashToken, sameHash, sessionCookie, sessionToken } from '../auth.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
 import type { Meetings } from '../meetings/registry.js';
-import type { ParticipantRecord, Store } from '../store/types.js';
+import { exportJson, exportMarkdown, nextMeetingIcs } from '../record/export.js';
+import type { AccessAction, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
 
 export class HttpError extends Error {
   constructor(
@@ -41,6 +53,8 @@ function parse<T extends v.GenericSchema>(schema: T, body: unknown): v.InferOutp
   }
   return r.output;
 }
+
+const creds = (req: Request): Credentials => ({ cookie: req.headers.cookie, authorization: req.headers.authorization });
 
 export interface ApiDeps {
   store: Store;
@@ -75,18 +89,17 @@ export function apiRouter(deps: ApiDeps): express.Router {
   const openLimit = limiter(LIMITS.opensPerMinute);
   const joinLimit = limiter(LIMITS.joinsPerMinute);
 
-  /** Add a participant to this browser's session (creating the session cookie if needed). */
-  async function remember(req: Request, res: Response, participantId: string): Promise<void> {
-    let token = sessionToken(req.headers.cookie);
-    if (!token) token = randomId();
-    await store.addToSession(hashToken(token), participantId);
+  /** Add a person (by personal-link hash) to this browser's session, creating the cookie if needed. */
+  async function remember(req: Request, res: Response, memberHash: string): Promise<void> {
+    const token = sessionToken(req.headers.cookie) ?? randomId();
+    await store.addToSession(hashToken(token), memberHash);
     res.setHeader('Set-Cookie', sessionCookie(token, secure));
   }
 
-  function newParticipant(meetingId: string, input: { name: string; relation: string; aboutMe?: boolean }): {
-    record: ParticipantRecord;
-    token: string;
-  } {
+  function newParticipant(
+    meetingId: string,
+    input: { name: string; relation: string; aboutMe?: boolean },
+  ): { record: ParticipantRecord; token: string } {
     const token = randomId();
     return {
       token,
@@ -103,8 +116,20 @@ export function apiRouter(deps: ApiDeps): express.Router {
     };
   }
 
+  /** The asker's participant record in this meeting, or the one 404. */
+  async function me(req: Request): Promise<{ me: ParticipantRecord; meeting: MeetingRecord }> {
+    const meetingId = String(req.params.id);
+    const p = await participantIn(store, meetingId, creds(req));
+    const meeting = p ? await store.meeting(meetingId) : undefined;
+    if (!p || !meeting || meeting.erased) throw NO_ACCESS;
+    return { me: p, meeting };
+  }
+
+  const logAccess = (meetingId: string, participantId: string, action: AccessAction, note?: string) =>
+    store.logAccess({ meetingId, participantId, action, at: clock.now(), ...(note ? { note } : {}) });
+
   r.get('/health', (_req, res) => {
-    res.json({ ok: true, meetingsLoaded: meetings.size, damaged: meetings.damaged().length });
+    res.json({ ok: true, meetingsLoaded: meetings.size, damaged: meetings.damaged() });
   });
 
   r.post('/meetings', openLimit, async (req, res) => {
@@ -112,21 +137,23 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const now = clock.now();
     const meetingId = randomId();
     const joinToken = randomId();
+    const networkId = randomId();
     const { record, token } = newParticipant(meetingId, input);
     await store.createMeeting(
-      { id: randomId(), firstContactAt: now },
+      { id: networkId, name: '', firstContactAt: Math.min(input.firstContactAt ?? now, now) },
       {
         id: meetingId,
-        networkId: '',
+        networkId,
+        previous: null,
         openedAt: now,
         joinHash: hashToken(joinToken),
         status: 'open',
         locked: false,
         facilitators: [record.id],
       },
-      record,
+      [record],
     );
-    await remember(req, res, record.id);
+    await remember(req, res, record.tokenHash);
     res.status(201).json({ meetingId, participantId: record.id, personalToken: token, joinToken } satisfies Admission);
   });
 
@@ -134,52 +161,185 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const meetingId = String(req.params.id);
     const input = parse(JoinSchema, req.body);
     const meeting = isId(meetingId) ? await store.meeting(meetingId) : undefined;
-    if (!meeting || !sameHash(meeting.joinHash, hashToken(input.joinToken))) throw NO_ACCESS;
+    if (!meeting || meeting.erased || !sameHash(meeting.joinHash, hashToken(input.joinToken))) throw NO_ACCESS;
     if (meeting.status !== 'open') throw new HttpError(409, ApiErrorCode.locked, 'This meeting has ended.');
-    if (meeting.locked) throw new HttpError(409, ApiErrorCode.locked, 'This meeting is closed to new people.');
+    if (meeting.locked) throw new HttpError(409, ApiErrorCode.locked, 'This meeting is closed to new people. Ask someone in it.');
     const { record, token } = newParticipant(meetingId, input);
     await store.addParticipant(record);
     (await meetings.get(meetingId))?.setPerson(record);
-    await remember(req, res, record.id);
+    await remember(req, res, record.tokenHash);
     res.status(201).json({ meetingId, participantId: record.id, personalToken: token, joinToken: input.joinToken } satisfies Admission);
   });
 
   r.post('/session', joinLimit, async (req, res) => {
     const { token } = parse(SessionSchema, req.body);
-    const p = await store.participantByTokenHash(hashToken(token));
-    if (!p || p.revoked) throw NO_ACCESS;
-    await remember(req, res, p.id);
-    res.json({ meetingId: p.meetingId, participantId: p.id });
+    const records = (await store.participantsByTokenHash(hashToken(token))).filter((p) => !p.revoked);
+    const latest = records.sort((a, b) => b.joinedAt - a.joinedAt)[0];
+    if (!latest) throw NO_ACCESS;
+    await remember(req, res, latest.tokenHash);
+    res.json({ meetingId: latest.meetingId, participantId: latest.id });
   });
 
   r.get('/me', async (req, res) => {
-    const token = sessionToken(req.headers.cookie);
-    const session = token ? await store.session(hashToken(token)) : undefined;
     const list: MyMeeting[] = [];
-    for (const pid of session?.participants ?? []) {
-      const p = await store.participant(pid);
-      const m = p && !p.revoked ? await store.meeting(p.meetingId) : undefined;
-      if (p && m) list.push({ meetingId: m.id, participantId: p.id, openedAt: m.openedAt, status: m.status });
+    for (const p of await participantsOf(store, creds(req))) {
+      const m = await store.meeting(p.meetingId);
+      if (!m || m.erased) continue;
+      const network = await store.network(m.networkId);
+      list.push({
+        meetingId: m.id,
+        participantId: p.id,
+        openedAt: m.openedAt,
+        status: m.status,
+        networkName: network?.name ?? '',
+        facilitator: m.facilitators.includes(p.id),
+      });
     }
     list.sort((a, b) => b.openedAt - a.openedAt);
     res.json({ meetings: list });
   });
 
-  r.patch('/meetings/:id/me', async (req, res) => {
-    const meetingId = String(req.params.id);
-    const input = parse(ProfileSchema, req.body);
-    const token = sessionToken(req.headers.cookie);
-    const session = token ? await store.session(hashToken(token)) : undefined;
-    let me: ParticipantRecord | undefined;
-    for (const pid of session?.participants ?? []) {
-      const p = await store.participant(pid);
-      if (p && p.meetingId === meetingId && !p.revoked) me = p;
+  /** Revoke my personal link (a lost phone): a new one is issued; the old one stops working at once. */
+  r.post('/me/revoke', async (req, res) => {
+    const mine = await participantsOf(store, creds(req));
+    if (mine.length === 0) throw NO_ACCESS;
+    const oldHashes = new Set(mine.map((p) => p.tokenHash));
+    const token = randomId();
+    const hash = hashToken(token);
+    for (const p of mine) {
+      if (!oldHashes.has(p.tokenHash)) continue;
+      await store.updateParticipant(p.id, { tokenHash: hash });
+      await logAccess(p.meetingId, p.id, 'revoked-link');
+      deps.disconnect(p.id);
     }
-    if (!me) throw NO_ACCESS;
+    await remember(req, res, hash);
+    res.json({ personalToken: token } satisfies Revoked);
+  });
+
+  r.patch('/meetings/:id/me', async (req, res) => {
+    const input = parse(ProfileSchema, req.body);
+    const { me: p } = await me(req);
     const patch = Object.fromEntries(Object.entries(input).filter(([, val]) => val !== undefined));
-    await store.updateParticipant(me.id, patch);
-    (await meetings.get(meetingId))?.setPerson({ ...me, ...patch });
+    await store.updateParticipant(p.id, patch);
+    (await meetings.get(p.meetingId))?.setPerson({ ...p, ...patch });
     res.json({ ok: true });
+  });
+
+  r.patch('/meetings/:id/network', async (req, res) => {
+    const input = parse(NetworkSchema, req.body);
+    const { me: p, meeting } = await me(req);
+    if (input.firstContactAt !== undefined && !meeting.facilitators.includes(p.id)) {
+      throw new HttpError(403, 'not-facilitator', 'Only a facilitator can change the first-contact time.');
+    }
+    const patch = Object.fromEntries(Object.entries(input).filter(([, val]) => val !== undefined));
+    await store.updateNetwork(meeting.networkId, patch);
+    for (const m of await store.meetingsOfNetwork(meeting.networkId)) await meetings.refreshContext(m.id);
+    res.json({ ok: true });
+  });
+
+  /** A facilitator opens the network's next meeting; everyone (not removed, not erased) comes along. */
+  r.post('/meetings/:id/next', openLimit, async (req, res) => {
+    const { me: p, meeting } = await me(req);
+    if (!meeting.facilitators.includes(p.id)) {
+      throw new HttpError(403, 'not-facilitator', 'Only a facilitator can open the next meeting.');
+    }
+    const series = await store.meetingsOfNetwork(meeting.networkId);
+    const last = series[series.length - 1]!;
+    if (last.id !== meeting.id) throw new HttpError(409, ApiErrorCode.invalid, 'The next meeting is already open.');
+    const now = clock.now();
+    const meetingId = randomId();
+    const joinToken = randomId();
+    const people = (await store.participants(meeting.id))
+      .filter((x) => !x.removed && !x.erased)
+      .map((x) => ({ ...x, id: randomId(), meetingId, joinedAt: now, revoked: x.revoked }));
+    const facilitator = people.find((x) => x.tokenHash === p.tokenHash)!;
+    await store.createMeeting(
+      null,
+      {
+        id: meetingId,
+        networkId: meeting.networkId,
+        previous: meeting.id,
+        openedAt: now,
+        joinHash: hashToken(joinToken),
+        status: 'open',
+        locked: false,
+        facilitators: [facilitator.id],
+      },
+      people,
+    );
+    await meetings.refreshContext(meeting.id);
+    res.status(201).json({ meetingId, joinToken } satisfies NextMeetingOpened);
+  });
+
+  r.get('/meetings/:id/export.json', async (req, res) => {
+    const { me: p, meeting } = await me(req);
+    const m = await meetings.get(meeting.id);
+    if (!m) throw NO_ACCESS;
+    await logAccess(meeting.id, p.id, 'exported-json');
+    res.attachment(`meeting-${meeting.id}.json`).json(exportJson(meeting.id, m.snapshot(), clock.now()));
+  });
+
+  r.get('/meetings/:id/export.md', async (req, res) => {
+    const { me: p, meeting } = await me(req);
+    const m = await meetings.get(meeting.id);
+    if (!m) throw NO_ACCESS;
+    await logAccess(meeting.id, p.id, 'exported-markdown');
+    const tz = typeof req.query.tz === 'string' && /^[A-Za-z_/+-]{1,40}$/.test(req.query.tz) ? req.query.tz : 'UTC';
+    let text: string;
+    try {
+      text = exportMarkdown(meeting.id, m.snapshot(), tz);
+    } catch {
+      text = exportMarkdown(meeting.id, m.snapshot(), 'UTC');
+    }
+    res.attachment(`meeting-${meeting.id}.md`).type('text/markdown; charset=utf-8').send(text);
+  });
+
+  r.get('/meetings/:id/next.ics', async (req, res) => {
+    const { me: p, meeting } = await me(req);
+    const m = await meetings.get(meeting.id);
+    const ended = m?.snapshot().events.findLast((e) => e.t === 'ended');
+    const ics = ended?.t === 'ended' && ended.next ? nextMeetingIcs(ended.next, config.publicUrl) : null;
+    if (!ics) throw new HttpError(404, ApiErrorCode.notFound, 'No date has been agreed for the next meeting.');
+    await logAccess(meeting.id, p.id, 'exported-calendar');
+    res.attachment('next-meeting.ics').type('text/calendar; charset=utf-8').send(ics);
+  });
+
+  r.get('/meetings/:id/access', async (req, res) => {
+    const { meeting } = await me(req);
+    const log: AccessLogEntry[] = (await store.accessLog(meeting.id)).map((e) => ({
+      participantId: e.participantId,
+      action: e.action,
+      at: e.at,
+    }));
+    res.json({ log });
+  });
+
+  r.post('/meetings/:id/erasure', async (req, res) => {
+    const { scope } = parse(ErasureSchema, req.body);
+    const { me: p, meeting } = await me(req);
+    if (scope === 'record' && !p.aboutMe) {
+      throw new HttpError(403, 'not-about-you', 'Only the person this meeting is about can ask to erase the whole record. You can erase your own words.');
+    }
+    await logAccess(meeting.id, p.id, 'erasure-requested', scope);
+    if (config.recordBasis === 'care-record') {
+      await logAccess(meeting.id, p.id, 'erasure-refused', scope);
+      res.json({ erased: false, reason: config.keepReason } satisfies ErasureResult);
+      return;
+    }
+    if (scope === 'mine') {
+      const m = await meetings.get(meeting.id);
+      await store.updateParticipant(p.id, { name: '', relation: '', erased: true });
+      await m?.eraseVoice(p.id);
+      await logAccess(meeting.id, p.id, 'erased-own-words');
+    } else {
+      for (const x of await store.participants(meeting.id)) {
+        await store.updateParticipant(x.id, { name: '', relation: '', erased: true });
+      }
+      await store.updateMeeting(meeting.id, { erased: true, status: 'ended' });
+      await meetings.eraseRecord(meeting.id);
+      await logAccess(meeting.id, p.id, 'erased-record');
+    }
+    res.json({ erased: true } satisfies ErasureResult);
   });
 
   r.use((_req, _res, next) => next(new HttpError(404, ApiErrorCode.notFound, 'There is nothing here.')));

@@ -17,13 +17,13 @@ import {
   type ServerToClientEvents,
 } from '../../shared/protocol.js';
 import { fromBase64, toBase64 } from '../../shared/wire.js';
-import { hashToken, sessionToken } from '../auth.js';
+import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
 import { controlHandlers, runControl } from './control.js';
 import type { MeetingPort } from '../meetings/meeting.js';
 import type { Meetings } from '../meetings/registry.js';
-import { DamagedError, type ParticipantRecord, type Store } from '../store/types.js';
+import { DamagedError, type Store } from '../store/types.js';
 
 export interface SocketData {
   meetingId: string;
@@ -52,6 +52,12 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
     storage(status) {
       io.to(room).emit('storage', status);
     },
+    erased(doc) {
+      io.to(room).emit('erased', doc);
+    },
+    closeAll() {
+      io.in(room).disconnectSockets(true);
+    },
   };
 }
 
@@ -68,28 +74,6 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   } catch {
     return false;
   }
-}
-
-/** Find who a set of credentials admits to a meeting: a personal token, or the session cookie. */
-export async function admitted(
-  store: Store,
-  meetingId: string,
-  token: string | undefined,
-  cookieHeader: string | undefined,
-): Promise<ParticipantRecord | undefined> {
-  let participant: ParticipantRecord | undefined;
-  if (token) {
-    participant = await store.participantByTokenHash(hashToken(token));
-  } else {
-    const session = sessionToken(cookieHeader);
-    const record = session ? await store.session(hashToken(session)) : undefined;
-    for (const pid of record?.participants ?? []) {
-      const p = await store.participant(pid);
-      if (p?.meetingId === meetingId && !p.revoked) participant = p;
-    }
-  }
-  if (!participant || participant.meetingId !== meetingId || participant.revoked) return undefined;
-  return participant;
 }
 
 /** A token bucket per connection, checked on every message (synchronous: it is on the hot path). */
@@ -134,7 +118,7 @@ export function attachLive(
       if (auth.protocol !== PROTOCOL_VERSION) {
         return next(connectError(ConnectError.protocol, `This server speaks protocol ${PROTOCOL_VERSION}.`));
       }
-      const participant = await admitted(store, auth.meetingId, auth.token, hs.headers.cookie);
+      const participant = await participantIn(store, auth.meetingId, { token: auth.token, cookie: hs.headers.cookie });
       const meeting = participant ? await meetings.get(auth.meetingId) : undefined;
       if (!participant || !meeting) {
         return next(connectError(ConnectError.noAccess, 'No meeting was found for this link, or the link no longer works.'));
@@ -164,6 +148,12 @@ export function attachLive(
     const sv = meeting.durableStateVector(participantId);
     if (sv) socket.emit('saved', participantId, toBase64(sv));
     if (meeting.storageFailing) socket.emit('storage', 'failing');
+    if (meeting.record.status === 'ended') {
+      // Reading a record afterwards is logged for the network to see.
+      void store
+        .logAccess({ meetingId, participantId, action: 'opened-record', at: deps.clock.now() })
+        .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
+    }
 
     const bucket = new Bucket(LIMITS.messagesPerSecond);
     const maxChars = Math.ceil((LIMITS.messageBytes * 4) / 3) + 4;

@@ -54,6 +54,9 @@ export interface MeetingPort {
   presence(here: string[]): void;
   saved(participantId: string, doc: string, stateVector: Uint8Array): void;
   storage(status: StorageStatus): void;
+  erased(doc: string): void;
+  /** Disconnect every connection of the meeting. */
+  closeAll(): void;
 }
 
 export type Received = { ok: true; reply?: Uint8Array } | { ok: false; problem: Problem };
@@ -75,6 +78,8 @@ export class Meeting {
   readonly #awareness = new Map<number, AwarenessHolder>();
   readonly #durable = new Map<string, Uint8Array>();
   readonly #docBytes = new Map<string, number>();
+  /** Voices erased at their owner's request: they take no more writes. */
+  readonly #erased = new Set<string>();
   #pending: DocUpdate[] = [];
   #flushing: Promise<void> | null = null;
   #failures = 0;
@@ -98,6 +103,7 @@ export class Meeting {
   static async load(
     record: MeetingRecord,
     participants: readonly ParticipantRecord[],
+    context: MeetingContext,
     deps: { store: Store; port: MeetingPort; clock: Clock; log: Log; flushWindowMs: number },
   ): Promise<Meeting> {
     const m = new Meeting(record.id, record, deps.store, deps.port, deps.clock, deps.log, deps.flushWindowMs);
@@ -113,11 +119,18 @@ export class Meeting {
       if (!target) continue;
       Y.applyUpdate(target, list.length === 1 ? list[0]! : Y.mergeUpdates(list), STORE);
     }
-    for (const p of participants) m.#voice(p.id, true);
+    for (const p of participants) {
+      if (p.erased) {
+        m.#voices.get(p.id)?.destroy();
+        m.#voices.delete(p.id);
+        m.#erased.add(p.id);
+      } else m.#voice(p.id, true);
+    }
     for (const [id, doc] of m.#voices) m.#docBytes.set(id, Y.encodeStateAsUpdate(doc).length);
     m.#wire(m.meetingDoc, MEETING_DOC);
     for (const [id, doc] of m.#voices) m.#wire(doc, id);
     m.#reconcile(participants);
+    m.setContext(context);
     if (updates.length > COMPACT_AFTER) await m.#compact();
     for (const [id, doc] of [[MEETING_DOC, m.meetingDoc] as const, ...m.#voices]) {
       m.#durable.set(id, Y.encodeStateVector(doc));
@@ -165,6 +178,7 @@ export class Meeting {
     const person: Person = { name: p.name, relation: p.relation, aboutMe: p.aboutMe, joinedAt: p.joinedAt };
     if (p.addedBy) person.addedBy = p.addedBy;
     if (p.revoked && p.removed) person.removed = true;
+    if (p.erased) Object.assign(person, { name: '', relation: '', erased: true });
     const current = this.people.get(p.id);
     if (current && JSON.stringify(current) === JSON.stringify(person)) return;
     this.meetingDoc.transact(() => this.people.set(p.id, person), SERVER);
@@ -173,7 +187,7 @@ export class Meeting {
   #reconcile(participants: readonly ParticipantRecord[]): void {
     const state = this.meetingDoc.getMap<unknown>(MEETING_STATE);
     this.meetingDoc.transact(() => {
-      const want: Omit<MeetingState, 'phase' | 'facilitators'> = {
+      const want: Pick<MeetingState, 'openedAt' | 'status' | 'locked'> = {
         openedAt: this.record.openedAt,
         status: this.record.status,
         locked: this.record.locked,
@@ -193,6 +207,29 @@ export class Meeting {
       }
     }
     this.#appendMarks();
+  }
+
+  /** Where this meeting stands in its network's series. */
+  setContext(context: MeetingContext): void {
+    const state = this.meetingDoc.getMap<unknown>(MEETING_STATE);
+    this.meetingDoc.transact(() => {
+      for (const [k, val] of Object.entries(context)) {
+        if (JSON.stringify(state.get(k)) !== JSON.stringify(val)) state.set(k, val);
+      }
+    }, SERVER);
+  }
+
+  /** Everything the record is made of, as plain data (exports, erasure). */
+  snapshot(): RecordSnapshot {
+    const voices = new Map<string, unknown[]>();
+    for (const [id, doc] of this.#voices) voices.set(id, doc.getArray<unknown>(VOICE_LOG).toArray());
+    return {
+      people: new Map(this.people.entries()),
+      state: this.meetingDoc.getMap<unknown>(MEETING_STATE).toJSON() as MeetingState,
+      order: this.order.toArray(),
+      events: this.meetingDoc.getArray<MeetingEvent>(MEETING_EVENTS).toArray(),
+      voices,
+    };
   }
 
   get phase(): Phase {
@@ -341,6 +378,7 @@ export class Meeting {
           return refuse(Refusal.notYourDocument, 'You can only write your own words. This document belongs to someone else.');
         }
         if (this.record.status !== 'open') return refuse(Refusal.meetingEnded, 'This meeting has ended; its record can no longer change.');
+        if (this.#erased.has(docId)) return refuse(Refusal.erased, 'Your words in this meeting were erased at your request.');
         const size = (this.#docBytes.get(docId) ?? 0) + msg.update.length;
         if (size > LIMITS.documentBytes) return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
         const problem = checkVoiceUpdate(doc, msg.update);
@@ -468,6 +506,28 @@ export class Meeting {
     const all: DocUpdate[] = [{ doc: MEETING_DOC, update: Y.encodeStateAsUpdate(this.meetingDoc) }];
     for (const [id, doc] of this.#voices) all.push({ doc: id, update: Y.encodeStateAsUpdate(doc) });
     await this.store.compact(this.id, all);
+    for (const u of all) this.#durable.set(u.doc, Y.encodeStateVectorFromUpdate(u.update));
+  }
+
+  /**
+   * Erase one voice: its document leaves memory, its name leaves the meeting document, and the
+   * meeting's log is rewritten without either (old bytes are not kept anywhere by Polyphony).
+   */
+  async eraseVoice(participantId: string): Promise<void> {
+    await this.flushed();
+    const doc = this.#voices.get(participantId);
+    this.#voices.delete(participantId);
+    this.#docBytes.delete(participantId);
+    this.#durable.delete(participantId);
+    this.#erased.add(participantId);
+    doc?.destroy();
+    const person = this.people.get(participantId);
+    if (person) {
+      this.meetingDoc.transact(() => this.people.set(participantId, { ...person, name: '', relation: '', erased: true }), SERVER);
+    }
+    this.port.erased(participantId);
+    await this.flushed();
+    await this.#compact();
   }
 
   /** Flush and stop timers. Keeps nothing back: call `flushed()` first when the store works. */
@@ -479,6 +539,16 @@ export class Meeting {
     this.meetingDoc.destroy();
     for (const d of this.#voices.values()) d.destroy();
   }
+}
+
+export type MeetingContext = Pick<MeetingState, 'network' | 'previous' | 'next'>;
+
+export interface RecordSnapshot {
+  people: Map<string, Person>;
+  state: MeetingState;
+  order: OrderMark[];
+  events: MeetingEvent[];
+  voices: Map<string, unknown[]>;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

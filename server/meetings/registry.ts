@@ -3,9 +3,9 @@
  * unload when nobody is connected and everything is saved, never drop a meeting whose save
  * is failing, flush everything on shutdown.
  */
-import { DamagedError, type Store } from '../store/types.js';
+import { DamagedError, type MeetingRecord, type Store } from '../store/types.js';
 import type { Clock, Log } from '../context.js';
-import { Meeting, type MeetingPort } from './meeting.js';
+import { Meeting, type MeetingContext, type MeetingPort } from './meeting.js';
 
 export interface RegistryDeps {
   store: Store;
@@ -57,7 +57,7 @@ export class Meetings {
     const record = await store.meeting(id);
     if (!record) throw new NoSuchMeeting();
     try {
-      const meeting = await Meeting.load(record, await store.participants(id), {
+      const meeting = await Meeting.load(record, await store.participants(id), await meetingContext(store, record), {
         store,
         port: this.deps.port(id),
         clock: this.deps.clock,
@@ -95,6 +95,30 @@ export class Meetings {
     m.close();
   }
 
+  /**
+   * Erase a whole record: unload it, delete its stored updates (and any damaged copies), and tell
+   * every connected device to drop its copy. The meeting's record keeps only that it was erased.
+   */
+  async eraseRecord(id: string): Promise<void> {
+    const m = await this.get(id);
+    if (m) {
+      await m.flushed();
+      m.port.erased('meeting');
+      m.port.closeAll();
+      this.#loaded.delete(id);
+      m.close();
+    }
+    this.#damaged.delete(id);
+    await this.deps.store.removeUpdates(id);
+  }
+
+  /** Tell a loaded meeting that its place in the network's series changed. */
+  async refreshContext(id: string): Promise<void> {
+    const m = this.#loaded.get(id);
+    const record = await this.deps.store.meeting(id);
+    if (m && record) m.setContext(await meetingContext(this.deps.store, record));
+  }
+
   get size(): number {
     return this.#loaded.size;
   }
@@ -116,3 +140,19 @@ export class Meetings {
 }
 
 class NoSuchMeeting extends Error {}
+
+/** The network a meeting belongs to, and its neighbours in the network's series. */
+export async function meetingContext(store: Store, record: MeetingRecord): Promise<MeetingContext> {
+  const network = await store.network(record.networkId);
+  const series = await store.meetingsOfNetwork(record.networkId);
+  const i = series.findIndex((m) => m.id === record.id);
+  return {
+    network: {
+      name: network?.name ?? '',
+      firstContactAt: network?.firstContactAt ?? record.openedAt,
+      firstMeetingAt: series[0]?.openedAt ?? record.openedAt,
+    },
+    previous: i > 0 ? series[i - 1]!.id : null,
+    next: i >= 0 && i + 1 < series.length ? series[i + 1]!.id : null,
+  };
+}

@@ -11,6 +11,7 @@ import { writeFileDurably } from './fsutil.js';
 import { UpdateLog } from './updateLog.js';
 import {
   DamagedError,
+  type AccessEntry,
   type DocUpdate,
   type MeetingRecord,
   type NetworkRecord,
@@ -25,9 +26,10 @@ interface Data {
   meetings: Record<string, MeetingRecord>;
   participants: Record<string, ParticipantRecord>;
   sessions: Record<string, SessionRecord>;
+  access: AccessEntry[];
 }
 
-const empty = (): Data => ({ version: 1, networks: {}, meetings: {}, participants: {}, sessions: {} });
+const empty = (): Data => ({ version: 1, networks: {}, meetings: {}, participants: {}, sessions: {}, access: [] });
 
 /**
  * A lowdb adapter that writes atomically *and durably* (lowdb's own JSONFile never fsyncs),
@@ -93,7 +95,8 @@ function isData(d: unknown): d is Data {
     o.version === 1 &&
     ['networks', 'meetings', 'participants', 'sessions'].every(
       (k) => typeof o[k] === 'object' && o[k] !== null && !Array.isArray(o[k]),
-    )
+    ) &&
+    Array.isArray(o.access)
   );
 }
 
@@ -105,14 +108,20 @@ function get<T>(rec: Record<string, T>, key: string): T | undefined {
 export class FileStore implements Store {
   #db: Low<Data>;
   #logs = new Map<string, UpdateLog>();
-  #byToken = new Map<string, string>();
+  #byToken = new Map<string, Set<string>>();
 
   private constructor(
     readonly dir: string,
     db: Low<Data>,
   ) {
     this.#db = db;
-    for (const p of Object.values(db.data.participants)) this.#byToken.set(p.tokenHash, p.id);
+    for (const p of Object.values(db.data.participants)) this.#index(p);
+  }
+
+  #index(p: ParticipantRecord): void {
+    let ids = this.#byToken.get(p.tokenHash);
+    if (!ids) this.#byToken.set(p.tokenHash, (ids = new Set()));
+    ids.add(p.id);
   }
 
   static async open(dir: string): Promise<FileStore> {
@@ -127,19 +136,41 @@ export class FileStore implements Store {
     return this.#db.data;
   }
 
-  async createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, facilitator: ParticipantRecord): Promise<void> {
+  async createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, participants: readonly ParticipantRecord[]): Promise<void> {
     if (network) this.#data.networks[network.id] = network;
     this.#data.meetings[meeting.id] = meeting;
-    this.#data.participants[facilitator.id] = facilitator;
-    this.#byToken.set(facilitator.tokenHash, facilitator.id);
+    for (const p of participants) {
+      this.#data.participants[p.id] = p;
+      this.#index(p);
+    }
     await this.#db.write();
+  }
+
+  async network(id: string): Promise<NetworkRecord | undefined> {
+    return get(this.#data.networks, id);
+  }
+
+  async updateNetwork(id: string, patch: Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>): Promise<void> {
+    const n = get(this.#data.networks, id);
+    if (!n) throw new Error('no such network');
+    Object.assign(n, patch);
+    await this.#db.write();
+  }
+
+  async meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]> {
+    return Object.values(this.#data.meetings)
+      .filter((m) => m.networkId === networkId)
+      .sort((a, b) => a.openedAt - b.openedAt);
   }
 
   async meeting(id: string): Promise<MeetingRecord | undefined> {
     return get(this.#data.meetings, id);
   }
 
-  async updateMeeting(id: string, patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators'>>): Promise<void> {
+  async updateMeeting(
+    id: string,
+    patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators' | 'endedAt' | 'erased'>>,
+  ): Promise<void> {
     const m = get(this.#data.meetings, id);
     if (!m) throw new Error('no such meeting');
     Object.assign(m, patch);
@@ -148,19 +179,19 @@ export class FileStore implements Store {
 
   async addParticipant(p: ParticipantRecord): Promise<void> {
     this.#data.participants[p.id] = p;
-    this.#byToken.set(p.tokenHash, p.id);
+    this.#index(p);
     await this.#db.write();
   }
 
   async updateParticipant(
     id: string,
-    patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'tokenHash'>>,
+    patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>>,
   ): Promise<void> {
     const p = get(this.#data.participants, id);
     if (!p) throw new Error('no such participant');
-    if (patch.tokenHash !== undefined) this.#byToken.delete(p.tokenHash);
+    this.#byToken.get(p.tokenHash)?.delete(p.id);
     Object.assign(p, patch);
-    this.#byToken.set(p.tokenHash, p.id);
+    this.#index(p);
     await this.#db.write();
   }
 
@@ -168,24 +199,42 @@ export class FileStore implements Store {
     return get(this.#data.participants, id);
   }
 
-  async participantByTokenHash(hash: string): Promise<ParticipantRecord | undefined> {
-    const id = this.#byToken.get(hash);
-    return id === undefined ? undefined : get(this.#data.participants, id);
+  async participantsByTokenHash(hash: string): Promise<ParticipantRecord[]> {
+    const out: ParticipantRecord[] = [];
+    for (const id of this.#byToken.get(hash) ?? []) {
+      const p = get(this.#data.participants, id);
+      if (p) out.push(p);
+    }
+    return out;
   }
 
   async participants(meetingId: string): Promise<ParticipantRecord[]> {
     return Object.values(this.#data.participants).filter((p) => p.meetingId === meetingId);
   }
 
-  async addToSession(hash: string, participantId: string): Promise<void> {
+  async addToSession(hash: string, memberHash: string): Promise<void> {
     const s = get(this.#data.sessions, hash);
     if (s) {
-      if (s.participants.includes(participantId)) return;
-      s.participants.push(participantId);
+      if (s.members.includes(memberHash)) return;
+      s.members.push(memberHash);
     } else {
-      this.#data.sessions[hash] = { hash, participants: [participantId], createdAt: Date.now() };
+      this.#data.sessions[hash] = { hash, members: [memberHash], createdAt: Date.now() };
     }
     await this.#db.write();
+  }
+
+  async logAccess(entry: AccessEntry): Promise<void> {
+    this.#data.access.push(entry);
+    await this.#db.write();
+  }
+
+  async accessLog(meetingId: string): Promise<AccessEntry[]> {
+    return this.#data.access.filter((e) => e.meetingId === meetingId);
+  }
+
+  async removeUpdates(meetingId: string): Promise<void> {
+    await this.#log(meetingId).remove();
+    this.#logs.delete(meetingId);
   }
 
   async session(hash: string): Promise<SessionRecord | undefined> {

@@ -7,6 +7,8 @@
 
 export interface NetworkRecord {
   id: string;
+  /** Named by its members ("Anna's network"); empty until they do. */
+  name: string;
   /** When the network first contacted the service (the 24-hour aim counts from here). */
   firstContactAt: number;
 }
@@ -14,7 +16,12 @@ export interface NetworkRecord {
 export interface MeetingRecord {
   id: string;
   networkId: string;
+  /** The network's meeting before this one, if any. */
+  previous: string | null;
   openedAt: number;
+  endedAt?: number;
+  /** Set once the whole record was erased (by consent); nothing of its words is kept. */
+  erased?: boolean;
   /** sha256 of the join link's secret. */
   joinHash: string;
   status: 'open' | 'ended';
@@ -26,7 +33,10 @@ export interface MeetingRecord {
 export interface ParticipantRecord {
   id: string;
   meetingId: string;
-  /** sha256 of the personal link's secret. */
+  /**
+   * sha256 of the personal link's secret. One person keeps one personal link across a network's
+   * meetings: their participant record in each meeting carries the same hash.
+   */
   tokenHash: string;
   name: string;
   relation: string;
@@ -38,13 +48,36 @@ export interface ParticipantRecord {
   removed?: boolean;
   /** Added by this participant, for a person without a device of their own. */
   addedBy?: string;
+  /** Their words (and name) were erased at their request. */
+  erased?: boolean;
 }
 
 export interface SessionRecord {
   /** sha256 of the cookie's secret. */
   hash: string;
-  participants: string[];
+  /** Personal-link hashes of the people this browser is (a shared device may hold several). */
+  members: string[];
   createdAt: number;
+}
+
+export type AccessAction =
+  | 'opened-record'
+  | 'exported-json'
+  | 'exported-markdown'
+  | 'exported-calendar'
+  | 'revoked-link'
+  | 'erasure-requested'
+  | 'erasure-refused'
+  | 'erased-own-words'
+  | 'erased-record';
+
+/** Who opened, exported or changed access to a record, and when. Never any words of the record. */
+export interface AccessEntry {
+  meetingId: string;
+  participantId: string;
+  action: AccessAction;
+  at: number;
+  note?: string;
 }
 
 /** One Yjs update of one document of a meeting. */
@@ -54,17 +87,30 @@ export interface DocUpdate {
 }
 
 export interface Store {
-  createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, facilitator: ParticipantRecord): Promise<void>;
+  /** Create a meeting with its first participants (and its network, for a network's first meeting). */
+  createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, participants: readonly ParticipantRecord[]): Promise<void>;
   meeting(id: string): Promise<MeetingRecord | undefined>;
-  updateMeeting(id: string, patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators'>>): Promise<void>;
+  updateMeeting(
+    id: string,
+    patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators' | 'endedAt' | 'erased'>>,
+  ): Promise<void>;
+  network(id: string): Promise<NetworkRecord | undefined>;
+  updateNetwork(id: string, patch: Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>): Promise<void>;
+  /** A network's meetings, oldest first. */
+  meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]>;
   addParticipant(p: ParticipantRecord): Promise<void>;
-  updateParticipant(id: string, patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'tokenHash'>>): Promise<void>;
+  updateParticipant(id: string, patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>>): Promise<void>;
   participant(id: string): Promise<ParticipantRecord | undefined>;
-  participantByTokenHash(hash: string): Promise<ParticipantRecord | undefined>;
+  /** Every participant record of the person with this personal-link hash (one per meeting). */
+  participantsByTokenHash(hash: string): Promise<ParticipantRecord[]>;
   participants(meetingId: string): Promise<ParticipantRecord[]>;
-  /** Create or extend a browser session with one more participant. */
-  addToSession(hash: string, participantId: string): Promise<void>;
+  /** Create or extend a browser session with one more person (by personal-link hash). */
+  addToSession(hash: string, memberHash: string): Promise<void>;
   session(hash: string): Promise<SessionRecord | undefined>;
+  logAccess(entry: AccessEntry): Promise<void>;
+  accessLog(meetingId: string): Promise<AccessEntry[]>;
+  /** Delete a meeting's stored updates entirely (erasure). */
+  removeUpdates(meetingId: string): Promise<void>;
 
   /** Every stored update of a meeting, in the order they were appended. Throws `DamagedError`. */
   loadUpdates(meetingId: string): Promise<DocUpdate[]>;
