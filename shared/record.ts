@@ -268,6 +268,23 @@ export function displayName(person: Person | undefined): string {
   return person.name.trim() || person.relation.trim() || 'Someone (no name given)';
 }
 
+/** How far a replay can go: one step per entry the server received. */
+export function replaySteps(meeting: MeetingLogs): number {
+  return meeting.order.length;
+}
+
+/** The replay step showing the record as it stood at server time `at`. */
+export function stepAt(meeting: MeetingLogs, at: number): number {
+  let lo = 0;
+  let hi = meeting.order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (meeting.order[mid]!.at <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export interface MeetingLogs {
   order: readonly OrderMark[];
   events: readonly MeetingEvent[];
@@ -280,8 +297,15 @@ export interface MeetingLogs {
  * Everything that depends on "which came first" uses the server-observed order, so every
  * device computes the same record.
  */
-export function buildRecord(meeting: MeetingLogs, voices: ReadonlyMap<string, readonly unknown[]>): RecordView {
-  const { order, events } = meeting;
+export function buildRecord(
+  meeting: MeetingLogs,
+  voices: ReadonlyMap<string, readonly unknown[]>,
+  options: { upTo?: number } = {},
+): RecordView {
+  const { upTo } = options;
+  // Replay: the record as it stood when the server had received the first `upTo` entries.
+  const order = upTo === undefined ? meeting.order : meeting.order.slice(0, upTo);
+  const events = upTo === undefined ? meeting.events : meeting.events.filter((e) => e.seq <= upTo);
   const seqOf = new Map<string, number>();
   order.forEach((mark, i) => {
     const r = refOf(mark.v, mark.id);
@@ -301,6 +325,7 @@ export function buildRecord(meeting: MeetingLogs, voices: ReadonlyMap<string, re
       if (!parsed.success) continue;
       const entry = parsed.output;
       const seq = seqOf.get(refOf(voice, entry.id));
+      if (seq === undefined && upTo !== undefined) continue;
       entries.push({ voice, entry, pos: seq ?? order.length + pending++ });
     }
   }
