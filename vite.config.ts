@@ -22,10 +22,19 @@ export default defineConfig({
   },
   test: {
     root: '.',
-    include: ['tests/**/*.test.ts'],
-    exclude: ['tests/faults/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    projects: [
+      {
+        extends: true,
+        test: { name: 'main', include: ['tests/**/*.test.ts'], exclude: ['tests/faults/**', 'node_modules/**'] },
+      },
+      {
+        // Long fault runs (SIGKILL at many points, full disks): `npm run test:faults`, bounded to minutes.
+        extends: true,
+        test: { name: 'faults', include: ['tests/faults/**/*.test.ts'], testTimeout: 300_000, fileParallelism: false },
+      },
+    ],
   },
 });

@@ -60,6 +60,8 @@ export class UpdateLog {
   #fh: FileHandle | null = null;
   #opening: Promise<FileHandle> | null = null;
   #chain: Promise<void> = Promise.resolve();
+  /** Length of the file's acknowledged part; a failed append is cut back to it. */
+  #size = 0;
 
   constructor(readonly file: string) {}
 
@@ -90,8 +92,17 @@ export class UpdateLog {
     const buf = encodeRecords(updates);
     const run = this.#chain.then(async () => {
       const fh = await this.#handle();
-      await fh.write(buf);
-      await fh.datasync();
+      try {
+        await fh.write(buf);
+        await fh.datasync();
+        this.#size += buf.length;
+      } catch (e) {
+        // A disk that filled up mid-write leaves part of a record: cut it off, so the next
+        // successful append does not land after a torn record (which would read as damage).
+        await fh.truncate(this.#size).catch(() => undefined);
+        await this.#closeHandle().catch(() => undefined);
+        throw e;
+      }
     });
     this.#chain = run.catch(() => undefined);
     return run;
@@ -146,6 +157,7 @@ export class UpdateLog {
         existed = false;
       }
       const fh = await open(this.file, 'a');
+      this.#size = (await fh.stat()).size;
       if (!existed) await fsyncDir(path.dirname(this.file));
       return fh;
     })();
