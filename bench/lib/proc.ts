@@ -1,0 +1,143 @@
+/**
+ * Servers under test, each in its own child process, and what the kernel says about them
+ * (/proc/<pid>/stat for CPU time, /proc/<pid>/status for resident memory).
+ *
+ * The child is `node --import tsx <entry>` started directly (not through npx or the tsx CLI),
+ * so the pid we read is the server's own.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from './util.js';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** User + system CPU time of a process (all its threads), in ms. Resolution: one clock tick (10 ms). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+}
+
+/** Current (VmRSS) and peak (VmHWM) resident memory of a process, in bytes. */
+export function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export type Side = 'polyphony' | 'baseline';
+
+export interface ServerChild {
+  side: Side;
+  url: string;
+  pid: number;
+  cpuMs(): number;
+  memory(): { rss: number; peak: number };
+  /** SIGTERM (graceful: Polyphony flushes), SIGKILL after 15 s. Resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** Where the child's stdout/stderr go. */
+  logFile: string;
+  /** Polyphony's data directory (a fresh temporary directory). */
+  dataDir?: string;
+  /** Write a V8 CPU profile of the whole run into this directory (node --cpu-prof). */
+  cpuProfDir?: string;
+  /** Checkout to run Polyphony from (default: this repository). */
+  serverRoot?: string;
+}
+
+export async function startServer(side: Side, opts: StartOptions): Promise<ServerChild> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const entry = side === 'polyphony' ? 'server/main.ts' : 'bench/baseline-server.ts';
+  const args = [
+    ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
+    '--import',
+    'tsx',
+    entry,
+  ];
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), HOST: '127.0.0.1' };
+  delete env.NODE_OPTIONS;
+  if (side === 'polyphony') {
+    if (!opts.dataDir) throw new Error('Polyphony needs a data directory');
+    Object.assign(env, { DATA_DIR: opts.dataDir, RATE_LIMITS: 'off', PUBLIC_URL: url, CLIENT_DIR: '' });
+  }
+  const out = openSync(opts.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    const cwd = side === 'polyphony' ? (opts.serverRoot ?? ROOT) : ROOT;
+    child = spawn(process.execPath, args, { cwd, env, stdio: ['ignore', out, out] });
+  } finally {
+    closeSync(out);
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start the ${side} server`);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      exitCode = code;
+      resolve(code);
+    });
+  });
+
+  // Ready when it answers HTTP (bounded: 30 s).
+  const probe = side === 'polyphony' ? `${url}/api/health` : `${url}/`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exitCode !== undefined) throw new Error(`${side} server exited early (code ${exitCode}); see ${opts.logFile}`);
+    try {
+      const res = await fetch(probe);
+      await res.arrayBuffer();
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${side} server did not answer within 30 s; see ${opts.logFile}`);
+    }
+    await sleep(50);
+  }
+
+  return {
+    side,
+    url,
+    pid,
+    cpuMs: () => cpuMs(pid),
+    memory: () => memory(pid),
+    stop: async () => {
+      if (exitCode !== undefined) return exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

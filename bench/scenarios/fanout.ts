@@ -1,0 +1,212 @@
+/**
+ * Scenario 1 — fan-out: N participants in one meeting, each writing a short contribution every
+ * `interval` ms (phases spread evenly), against one server child. Measures edit-to-everyone
+ * latency, delivered updates per second, server CPU per delivered update, peak RSS, convergence.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { BaselineClient, PolyphonyClient, processCpuMs, type BenchClient } from '../lib/clients.js';
+import { joinMeeting, openMeeting } from '../lib/http.js';
+import { startServer, type Side } from '../lib/proc.js';
+import { Tracker } from '../lib/tracker.js';
+import { percentile, pool, sleep, until } from '../lib/util.js';
+
+export interface FanoutParams {
+  participants: number;
+  intervalMs: number;
+  durationS: number;
+  warmupS: number;
+  drainS: number;
+  connectBatch: number;
+}
+
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  n: number;
+}
+
+export interface FanoutResult {
+  side: Side;
+  run: string;
+  profiled: boolean;
+  setupMs: number;
+  sent: number;
+  measuredSent: number;
+  /** Edit-to-everyone latency of the measured contributions (ms). */
+  latency: LatencySummary;
+  /** Polyphony: until every other client also holds the server's order mark (ms). */
+  latencyWithOrder: LatencySummary | null;
+  incomplete: number;
+  deliveries: number;
+  deliveredPerS: number;
+  serverCpuMs: number;
+  serverCpuPct: number;
+  cpuPerDeliveryUs: number;
+  peakRssMB: number;
+  endRssMB: number;
+  converged: boolean;
+  sameState: boolean;
+  strays: number;
+  benchCpuPct: number;
+  benchLoopDelayP99Ms: number;
+  /** The measured window in µs of CLOCK_MONOTONIC (process.hrtime; V8 profiles use the same clock). */
+  windowUs: [number, number];
+}
+
+export function summarise(values: readonly number[]): LatencySummary {
+  return {
+    p50: percentile(values, 50),
+    p95: percentile(values, 95),
+    p99: percentile(values, 99),
+    max: values.length ? Math.max(...values) : NaN,
+    n: values.length,
+  };
+}
+
+const MB = 1024 * 1024;
+
+export async function fanoutRun(
+  side: Side,
+  p: FanoutParams,
+  ctx: { run: string; logDir: string; cpuProfDir?: string; serverRoot?: string; log: (s: string) => void },
+): Promise<FanoutResult> {
+  const n = p.participants;
+  const dataDir = side === 'polyphony' ? await mkdtemp(path.join(tmpdir(), 'polyphony-bench-')) : undefined;
+  const server = await startServer(side, {
+    logFile: path.join(ctx.logDir, `fanout-${side}-${ctx.run}.log`),
+    ...(dataDir ? { dataDir } : {}),
+    ...(ctx.cpuProfDir ? { cpuProfDir: ctx.cpuProfDir } : {}),
+    ...(ctx.serverRoot ? { serverRoot: ctx.serverRoot } : {}),
+  });
+  const tracker = new Tracker(() => n - 1);
+  const sink = {
+    entry: (c: number, text: string) => tracker.received(c, text),
+    mark: (c: number, id: string) => tracker.marked(c, id),
+  };
+  const clients: BenchClient[] = [];
+  try {
+    // ── setup: everyone joined, connected and aware of everyone ──
+    const t0 = performance.now();
+    if (side === 'polyphony') {
+      const first = await openMeeting(server.url, 'P0');
+      const rest = await pool(
+        Array.from({ length: n - 1 }, (_, i) => i + 1),
+        Math.min(10, p.connectBatch),
+        (i) => joinMeeting(server.url, first, `P${i}`),
+      );
+      const admissions = [first, ...rest];
+      const connected = await pool(admissions, p.connectBatch, (a, i) => PolyphonyClient.connect(server.url, a, i, sink));
+      clients.push(...connected);
+      await until(
+        () => connected.every((c) => c.conn.people.size === n && c.conn.voices.size === n),
+        'every client to see every participant',
+        60_000,
+      );
+    } else {
+      const connected = await pool(
+        Array.from({ length: n }, (_, i) => i),
+        p.connectBatch,
+        (i) => BaselineClient.connect(server.url, 'fanout', i, sink),
+      );
+      clients.push(...connected);
+    }
+    const setupMs = performance.now() - t0;
+    await sleep(1000);
+
+    // ── load: steady writes, warm-up then measured window ──
+    const start = performance.now() + 100;
+    const measureFrom = start + p.warmupS * 1000;
+    const end = measureFrom + p.durationS * 1000;
+    const timers = new Set<NodeJS.Timeout>();
+    let cpu0 = 0;
+    let bench0 = 0;
+    let at0 = 0;
+    let hr0 = 0;
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    timers.add(
+      setTimeout(() => {
+        cpu0 = server.cpuMs();
+        bench0 = processCpuMs();
+        at0 = performance.now();
+        hr0 = Number(process.hrtime.bigint() / 1000n);
+        loop.enable();
+      }, measureFrom - performance.now()),
+    );
+    clients.forEach((client, i) => {
+      let due = start + (i / n) * p.intervalMs;
+      let seq = 0;
+      const tick = () => {
+        if (due >= end) return;
+        const { marker, text } = tracker.compose(i, seq++, due >= measureFrom);
+        tracker.bindEntry(marker, client.write(text));
+        due += p.intervalMs;
+        if (due < end) timers.add(setTimeout(tick, Math.max(0, due - performance.now())));
+      };
+      timers.add(setTimeout(tick, Math.max(0, due - performance.now())));
+    });
+    await sleep(end - performance.now() + 5);
+    const withMarks = side === 'polyphony';
+    const drainDeadline = performance.now() + p.drainS * 1000;
+    while (!tracker.allDelivered(withMarks) && performance.now() < drainDeadline) await sleep(5);
+    const cpu1 = server.cpuMs();
+    const at1 = performance.now();
+    const hr1 = Number(process.hrtime.bigint() / 1000n);
+    const bench1 = processCpuMs();
+    loop.disable();
+    for (const t of timers) clearTimeout(t);
+
+    // ── convergence: every client holds every contribution, and the same document state ──
+    const total = tracker.sent;
+    const convergeDeadline = performance.now() + p.drainS * 1000;
+    const digestsEqual = () => {
+      const d0 = clients[0]?.digest();
+      return clients.every((c) => c.digest() === d0);
+    };
+    while (performance.now() < convergeDeadline && !(clients.every((c) => c.entries() === total) && digestsEqual())) {
+      await sleep(50);
+    }
+    const converged = tracker.allDelivered() && clients.every((c) => c.entries() === total);
+    const sameState = digestsEqual();
+
+    const { values, incomplete } = tracker.latencies(true);
+    const deliveries = tracker.deliveries(true);
+    const serverCpuMs = cpu1 - cpu0;
+    const mem = server.memory();
+    return {
+      side,
+      run: ctx.run,
+      profiled: Boolean(ctx.cpuProfDir),
+      setupMs,
+      sent: total,
+      measuredSent: tracker.latencies(true).values.length + incomplete,
+      latency: summarise(values),
+      latencyWithOrder: withMarks ? summarise(tracker.markLatencies(true)) : null,
+      incomplete,
+      deliveries,
+      deliveredPerS: deliveries / p.durationS,
+      serverCpuMs,
+      serverCpuPct: (100 * serverCpuMs) / (at1 - at0),
+      cpuPerDeliveryUs: deliveries ? (serverCpuMs * 1000) / deliveries : NaN,
+      peakRssMB: mem.peak / MB,
+      endRssMB: mem.rss / MB,
+      converged,
+      sameState,
+      strays: tracker.strays,
+      benchCpuPct: (100 * (bench1 - bench0)) / (at1 - at0),
+      // The histogram counts the 1 ms sampling period itself; subtract it.
+      benchLoopDelayP99Ms: Math.max(0, loop.percentile(99) / 1e6 - 1),
+      windowUs: [hr0, hr1],
+    };
+  } finally {
+    for (const c of clients) c.close();
+    await sleep(200);
+    const code = await server.stop();
+    if (code !== 0 && code !== null) ctx.log(`  (${side} server exited with code ${code})`);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+}
