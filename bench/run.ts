@@ -1,0 +1,353 @@
+/**
+ * `npm run bench`: Polyphony against a plain y-websocket server, same machine, same load.
+ * Servers run as child processes; the load clients run here. Results go to bench/results/
+ * as JSON, and a summary is printed. A benchmark, not a test: nothing here asserts on timing.
+ * See bench/README.md for what each scenario measures, and `npm run bench -- --help`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseOptions, type BenchOptions } from './lib/args.js';
+import { summariseDir, type ProfileSummary } from './lib/profile.js';
+import { ROOT, type Side } from './lib/proc.js';
+import { median, round, table } from './lib/util.js';
+import { printProfile } from './profile-summary.js';
+import { fanoutRun, type FanoutParams, type FanoutResult } from './scenarios/fanout.js';
+import { idleRun, type IdleResult } from './scenarios/idle.js';
+import { joinRun, type JoinResult } from './scenarios/join.js';
+
+const opts: BenchOptions = parseOptions(process.argv.slice(2));
+const n = opts.n;
+// Every y-websocket provider adds a process 'exit' listener; thousands of them are expected here.
+process.setMaxListeners(0);
+
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
+const outDir = path.resolve(ROOT, opts.out);
+const logDir = path.join(outDir, 'logs', stamp);
+const serverRoot = opts.serverRoot ? path.resolve(opts.serverRoot) : ROOT;
+await mkdir(logDir, { recursive: true });
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+function git(args: string[]): string | null {
+  try {
+    return execFileSync('git', ['-C', serverRoot, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+interface FanoutMedians {
+  runs: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  p95WithOrder: number | null;
+  deliveredPerS: number;
+  serverCpuPct: number;
+  cpuPerDeliveryUs: number;
+  peakRssMB: number;
+  converged: boolean;
+}
+
+const results: {
+  startedAt: string;
+  finishedAt?: string;
+  options: BenchOptions;
+  environment: Record<string, unknown>;
+  fanout?: { params: FanoutParams; runs: FanoutResult[]; medians: Partial<Record<Side, FanoutMedians>>; profiled: FanoutResult[] };
+  profiles?: Partial<Record<Side, ProfileSummary | null>>;
+  idle?: IdleResult[];
+  join?: JoinResult[];
+  errors: Array<{ scenario: string; side?: Side; message: string }>;
+} = {
+  startedAt: new Date().toISOString(),
+  options: opts,
+  environment: {
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryGB: round(os.totalmem() / 2 ** 30, 1),
+    loadavgAtStart: os.loadavg().map((x) => round(x, 2)),
+    serverRoot,
+    serverCommit: git(['rev-parse', '--short', 'HEAD']),
+    serverUncommittedFiles: git(['status', '--porcelain', '--', 'server', 'shared'])?.split('\n').filter(Boolean).length ?? null,
+  },
+  errors: [],
+};
+
+const jsonFile = path.join(outDir, `bench-${stamp}.json`);
+async function save(): Promise<void> {
+  const text = `${JSON.stringify(results, null, 2)}\n`;
+  await writeFile(jsonFile, text);
+  await writeFile(path.join(outDir, 'latest.json'), text);
+}
+
+function fail(scenario: string, side: Side | undefined, e: unknown): void {
+  const message = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  results.errors.push({ scenario, ...(side ? { side } : {}), message });
+  log(`  ✗ ${scenario}${side ? ` (${side})` : ''} failed: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+const ctxBase = { logDir, log, ...(opts.serverRoot ? { serverRoot } : {}) };
+log(`Polyphony bench — ${results.environment.cpus} CPU(s), Node ${process.version}, server from ${serverRoot} @ ${String(results.environment.serverCommit)}`);
+log(`results: ${path.relative(ROOT, jsonFile)}; server logs: ${path.relative(ROOT, logDir)}/`);
+
+// ── 1. fan-out ─────────────────────────────────────────────────────────────────────────
+if (opts.scenarios.includes('fanout')) {
+  const params: FanoutParams = {
+    participants: n.participants,
+    intervalMs: n['interval-ms'],
+    durationS: n['duration-s'],
+    warmupS: n['warmup-s'],
+    drainS: n['drain-s'],
+    connectBatch: n['connect-batch'],
+  };
+  results.fanout = { params, runs: [], medians: {}, profiled: [] };
+  log(`\n[fan-out] ${params.participants} participants, one contribution each every ${params.intervalMs} ms, ${params.warmupS} s warm-up + ${params.durationS} s measured, ${n.repeats} run(s) per side`);
+  for (let r = 1; r <= n.repeats; r++) {
+    // Alternate which side goes first, so drift in the machine's state does not favour one side.
+    const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
+    for (const side of order) {
+      try {
+        const res = await fanoutRun(side, params, { ...ctxBase, run: String(r) });
+        results.fanout.runs.push(res);
+        log(
+          `  run ${r} ${side.padEnd(9)} p50 ${res.latency.p50.toFixed(1)} ms  p95 ${res.latency.p95.toFixed(1)}  p99 ${res.latency.p99.toFixed(1)}  ` +
+            `${res.deliveredPerS.toFixed(0)} deliveries/s  server CPU ${res.serverCpuPct.toFixed(1)}%  ${res.cpuPerDeliveryUs.toFixed(1)} µs/delivery  ` +
+            `peak RSS ${res.peakRssMB.toFixed(0)} MB  converged ${res.converged && res.sameState ? 'yes' : 'NO'}`,
+        );
+      } catch (e) {
+        fail('fanout', side, e);
+      }
+      await save();
+    }
+  }
+  for (const side of opts.sides) {
+    const runs = results.fanout.runs.filter((x) => x.side === side);
+    if (runs.length === 0) continue;
+    const withOrder = runs.map((x) => x.latencyWithOrder?.p95).filter((x): x is number => x !== undefined);
+    results.fanout.medians[side] = {
+      runs: runs.length,
+      p50: median(runs.map((x) => x.latency.p50)),
+      p95: median(runs.map((x) => x.latency.p95)),
+      p99: median(runs.map((x) => x.latency.p99)),
+      p95WithOrder: withOrder.length ? median(withOrder) : null,
+      deliveredPerS: median(runs.map((x) => x.deliveredPerS)),
+      serverCpuPct: median(runs.map((x) => x.serverCpuPct)),
+      cpuPerDeliveryUs: median(runs.map((x) => x.cpuPerDeliveryUs)),
+      peakRssMB: median(runs.map((x) => x.peakRssMB)),
+      converged: runs.every((x) => x.converged && x.sameState),
+    };
+  }
+  if (opts.profile) {
+    results.profiles = {};
+    for (const side of opts.sides) {
+      const dir = path.join(outDir, 'profiles', stamp, side);
+      await mkdir(dir, { recursive: true });
+      log(`  profiling ${side} (node --cpu-prof; not counted in the medians)…`);
+      try {
+        const res = await fanoutRun(side, params, { ...ctxBase, run: 'profile', cpuProfDir: dir });
+        results.fanout.profiled.push(res);
+        results.profiles[side] = await summariseDir(dir, side === 'polyphony' ? serverRoot : ROOT, 25, res.windowUs);
+      } catch (e) {
+        fail('profile', side, e);
+      }
+      await save();
+    }
+  }
+}
+
+// ── 2. many idle meetings ──────────────────────────────────────────────────────────────
+if (opts.scenarios.includes('idle')) {
+  results.idle = [];
+  log(`\n[idle] ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s`);
+  for (const side of opts.sides) {
+    log(`  ${side}:`);
+    try {
+      const res = await idleRun(
+        side,
+        {
+          meetings: n.meetings,
+          perMeeting: n['per-meeting'],
+          connectBatch: n['connect-batch'],
+          tricklePerS: n['trickle-per-s'],
+          trickleS: n['trickle-s'],
+          drainS: n['drain-s'],
+        },
+        { ...ctxBase, run: '1' },
+      );
+      results.idle.push(res);
+      log(
+        `    ${res.perConnectionKB.toFixed(1)} KB per connection, ${res.perMeetingKB.toFixed(1)} KB per meeting; ` +
+          `trickle p95 ${res.trickle.latency.p95.toFixed(1)} ms; converged ${res.converged ? 'yes' : 'NO'}`,
+      );
+    } catch (e) {
+      fail('idle', side, e);
+    }
+    await save();
+  }
+}
+
+// ── 3. joining a large meeting ─────────────────────────────────────────────────────────
+if (opts.scenarios.includes('join')) {
+  results.join = [];
+  log(`\n[join] a meeting of ${n.contributions} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`);
+  for (const side of opts.sides) {
+    log(`  ${side}:`);
+    try {
+      const res = await joinRun(
+        side,
+        { contributions: n.contributions, writers: n.writers, bulkBatch: n['bulk-batch'], joiners: n.joiners, connectBatch: n['connect-batch'] },
+        { ...ctxBase, run: '1' },
+      );
+      results.join.push(res);
+      log(`    join + load ${res.median.totalMs.toFixed(0)} ms (median), server CPU ${res.median.serverCpuMs.toFixed(0)} ms`);
+    } catch (e) {
+      fail('join', side, e);
+    }
+    await save();
+  }
+}
+
+results.finishedAt = new Date().toISOString();
+await save();
+
+// ── summary ────────────────────────────────────────────────────────────────────────────
+const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a === null || a === undefined || b === null || b === undefined || !b ? '—' : `${(a / b).toFixed(2)}×`;
+const out: string[] = ['', '═'.repeat(100), 'SUMMARY', '═'.repeat(100)];
+
+if (results.fanout) {
+  const { params, medians } = results.fanout;
+  const P = medians.polyphony;
+  const B = medians.baseline;
+  out.push(
+    '',
+    `Fan-out: ${params.participants} participants in one meeting, each writing every ${params.intervalMs} ms; ` +
+      `${params.durationS} s measured after ${params.warmupS} s warm-up; median of ${P?.runs ?? B?.runs ?? 0} run(s) per side`,
+    '',
+    table(
+      ['metric', 'polyphony', 'baseline (y-websocket)', 'polyphony ÷ baseline'],
+      [
+        ['edit-to-everyone p50 (ms)', f(P?.p50), f(B?.p50), ratio(P?.p50, B?.p50)],
+        ['edit-to-everyone p95 (ms)', f(P?.p95), f(B?.p95), ratio(P?.p95, B?.p95)],
+        ['edit-to-everyone p99 (ms)', f(P?.p99), f(B?.p99), ratio(P?.p99, B?.p99)],
+        ['  p95 incl. order mark (ms)', f(P?.p95WithOrder), '—', ''],
+        ['delivered updates / s', f(P?.deliveredPerS, 0), f(B?.deliveredPerS, 0), ratio(P?.deliveredPerS, B?.deliveredPerS)],
+        ['server CPU (% of one core)', f(P?.serverCpuPct), f(B?.serverCpuPct), ratio(P?.serverCpuPct, B?.serverCpuPct)],
+        ['server CPU per delivered update (µs)', f(P?.cpuPerDeliveryUs), f(B?.cpuPerDeliveryUs), ratio(P?.cpuPerDeliveryUs, B?.cpuPerDeliveryUs)],
+        ['server peak RSS (MB)', f(P?.peakRssMB), f(B?.peakRssMB), ratio(P?.peakRssMB, B?.peakRssMB)],
+        ['all clients converged (every run)', P ? (P.converged ? 'yes' : 'NO') : '—', B ? (B.converged ? 'yes' : 'NO') : '—', ''],
+      ],
+    ),
+    '',
+    table(
+      ['run', 'side', 'p50', 'p95', 'p99', 'max', 'sent', 'deliv/s', 'CPU %', 'µs/deliv', 'peak MB', 'conv', 'bench CPU %', 'bench lag p99'],
+      results.fanout.runs.map((x) => [
+        x.run,
+        x.side,
+        round(x.latency.p50),
+        round(x.latency.p95),
+        round(x.latency.p99),
+        round(x.latency.max),
+        x.sent,
+        round(x.deliveredPerS),
+        round(x.serverCpuPct),
+        round(x.cpuPerDeliveryUs),
+        round(x.peakRssMB),
+        x.converged && x.sameState ? 'yes' : 'NO',
+        round(x.benchCpuPct),
+        round(x.benchLoopDelayP99Ms),
+      ]),
+    ),
+  );
+}
+
+if (results.profiles) {
+  for (const side of opts.sides) {
+    const s = results.profiles[side];
+    if (!s) continue;
+    out.push('', `CPU profile of the ${side} server during the measured window of one fan-out run:`, printProfile(s));
+  }
+}
+
+if (results.idle?.length) {
+  out.push(
+    '',
+    `Mostly idle: ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s (one run per side)`,
+    '',
+    table(
+      ['side', 'conns', 'idle RSS MB', 'all conn. RSS MB', 'KB / conn', 'KB / meeting', 'marginal KB / conn', 'idle CPU %', 'connect s', 'trickle p50', 'trickle p95', 'conv'],
+      results.idle.map((x) => [
+        x.side,
+        x.connections,
+        round(x.rssMB.base),
+        round(x.rssMB.afterAll),
+        round(x.perConnectionKB),
+        round(x.perMeetingKB),
+        round(x.marginalPerConnectionKB),
+        round(x.idleCpuPct, 2),
+        round(x.connectMs / 1000),
+        round(x.trickle.latency.p50),
+        round(x.trickle.latency.p95),
+        x.converged ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+  const P = results.idle.find((x) => x.side === 'polyphony');
+  if (P?.httpSetupMs) {
+    out.push(
+      `(Polyphony: opening ${P.meetings} meetings and ${P.connections - P.meetings} joins over HTTP took ${(P.httpSetupMs / 1000).toFixed(1)} s; ` +
+        `RSS after HTTP ${f(P.rssMB.afterHttp)} MB, after the first connection of each meeting ${f(P.rssMB.afterFirst)} MB)`,
+    );
+  }
+}
+
+if (results.join?.length) {
+  out.push(
+    '',
+    `Joining a large meeting: ${n.contributions} contributions by ${n.writers} participants; median of ${n.joiners} joiner(s)`,
+    '',
+    table(
+      ['side', 'record KB', 'build s', 'join→loaded ms', 'HTTP ms', 'connect ms', 'fold ms', 'server CPU ms', 'server share %', 'client CPU ms'],
+      results.join.map((x) => [
+        x.side,
+        round(x.recordKB),
+        round(x.buildMs / 1000),
+        round(x.median.totalMs),
+        x.median.httpMs === null ? '—' : round(x.median.httpMs),
+        x.median.connectMs === null ? '—' : round(x.median.connectMs),
+        x.median.foldMs === null ? '—' : round(x.median.foldMs),
+        round(x.median.serverCpuMs),
+        round(x.median.serverSharePct),
+        round(x.median.clientCpuMs),
+      ]),
+    ),
+  );
+}
+
+if (results.fanout?.medians.polyphony && results.fanout.medians.baseline) {
+  const P = results.fanout.medians.polyphony;
+  const B = results.fanout.medians.baseline;
+  const iP = results.idle?.find((x) => x.side === 'polyphony');
+  const iB = results.idle?.find((x) => x.side === 'baseline');
+  out.push(
+    '',
+    'Issue 3 goals (information, not assertions):',
+    `  server CPU per delivered update ≤ baseline: ${f(P.cpuPerDeliveryUs)} vs ${f(B.cpuPerDeliveryUs)} µs (${ratio(P.cpuPerDeliveryUs, B.cpuPerDeliveryUs)})`,
+    `  fan-out p95 within 1.25× of baseline:       ${f(P.p95)} vs ${f(B.p95)} ms (${ratio(P.p95, B.p95)})`,
+    ...(iP && iB
+      ? [`  memory per connection ≤ baseline:           ${f(iP.perConnectionKB)} vs ${f(iB.perConnectionKB)} KB (${ratio(iP.perConnectionKB, iB.perConnectionKB)})`]
+      : []),
+  );
+}
+if (results.errors.length) {
+  out.push('', 'ERRORS:', ...results.errors.map((e) => `  ${e.scenario}${e.side ? ` (${e.side})` : ''}: ${e.message.split('\n')[0]}`));
+}
+out.push('', `results: ${path.relative(ROOT, jsonFile)} (and latest.json)`);
+log(out.join('\n'));
+await writeFile(path.join(outDir, `summary-${stamp}.txt`), `${out.join('\n')}\n`);
+process.exit(results.errors.length ? 1 : 0);

@@ -1,0 +1,208 @@
+/**
+ * Scenario 2 — many small meetings, mostly idle: M meetings × K participants, every participant
+ * connected (opened in bounded batches), then a light trickle of edits. Measures the server's
+ * resident memory per connection and per meeting (RSS over an idle, warmed-up server), its CPU
+ * while idle, and the trickle edits' edit-to-everyone latency.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Admission } from '../../shared/protocol.js';
+import { BaselineClient, PolyphonyClient, type BenchClient } from '../lib/clients.js';
+import { joinMeeting, openMeeting } from '../lib/http.js';
+import { startServer, type ServerChild, type Side } from '../lib/proc.js';
+import { Tracker } from '../lib/tracker.js';
+import { pool, sleep, until } from '../lib/util.js';
+import { summarise, type LatencySummary } from './fanout.js';
+
+export interface IdleParams {
+  meetings: number;
+  perMeeting: number;
+  connectBatch: number;
+  tricklePerS: number;
+  trickleS: number;
+  drainS: number;
+}
+
+export interface IdleResult {
+  side: Side;
+  meetings: number;
+  connections: number;
+  /** Polyphony: opening the meetings and joining everyone over HTTP. */
+  httpSetupMs: number | null;
+  connectMs: number;
+  rssMB: { base: number; afterHttp: number | null; afterFirst: number; afterAll: number; peak: number };
+  /** (RSS with everyone connected − idle server RSS) ÷ connections, and ÷ meetings. */
+  perConnectionKB: number;
+  perMeetingKB: number;
+  /** RSS added by the 2nd…Kth connection of already-open meetings, per connection. */
+  marginalPerConnectionKB: number;
+  /** RSS added by the first connection of each meeting (the meeting in memory plus one connection). */
+  firstConnectionPerMeetingKB: number;
+  idleCpuPct: number;
+  trickle: { sent: number; latency: LatencySummary; incomplete: number; cpuPct: number };
+  converged: boolean;
+  benchRssMB: number;
+}
+
+const MB = 1024 * 1024;
+const KB = 1024;
+
+async function settledRss(server: ServerChild, ms: number): Promise<number> {
+  await sleep(ms);
+  return server.memory().rss;
+}
+
+export async function idleRun(
+  side: Side,
+  p: IdleParams,
+  ctx: { run: string; logDir: string; serverRoot?: string; log: (s: string) => void },
+): Promise<IdleResult> {
+  const M = p.meetings;
+  const K = p.perMeeting;
+  const dataDir = side === 'polyphony' ? await mkdtemp(path.join(tmpdir(), 'polyphony-bench-')) : undefined;
+  const server = await startServer(side, {
+    logFile: path.join(ctx.logDir, `idle-${side}-${ctx.run}.log`),
+    ...(dataDir ? { dataDir } : {}),
+    ...(ctx.serverRoot ? { serverRoot: ctx.serverRoot } : {}),
+  });
+  const tracker = new Tracker(() => K - 1);
+  const sink = { entry: (c: number, text: string) => tracker.received(c, text) };
+  const clients: BenchClient[] = new Array<BenchClient>(M * K);
+  const opened: BenchClient[] = [];
+  try {
+    // ── warm-up: exercise every code path once, then take the idle baseline ──
+    {
+      const warm = new Tracker(() => 1);
+      const wsink = { entry: (c: number, text: string) => warm.received(c, text) };
+      let a: BenchClient;
+      let b: BenchClient;
+      if (side === 'polyphony') {
+        const first = await openMeeting(server.url, 'Warm A');
+        const second = await joinMeeting(server.url, first, 'Warm B');
+        a = await PolyphonyClient.connect(server.url, first, 0, wsink);
+        b = await PolyphonyClient.connect(server.url, second, 1, wsink);
+      } else {
+        a = await BaselineClient.connect(server.url, 'warm', 0, wsink, { awareness: true });
+        b = await BaselineClient.connect(server.url, 'warm', 1, wsink, { awareness: true });
+      }
+      await sleep(200);
+      const { marker, text } = warm.compose(0, 0, false);
+      warm.bindEntry(marker, a.write(text));
+      await until(() => warm.allDelivered(), 'the warm-up edit', 10_000);
+      a.close();
+      b.close();
+    }
+    const base = await settledRss(server, 2000);
+    ctx.log(`    idle server RSS ${(base / MB).toFixed(1)} MB`);
+
+    // ── Polyphony: open the meetings and join everyone over HTTP ──
+    let admissions: Admission[][] = [];
+    let httpSetupMs: number | null = null;
+    let afterHttp: number | null = null;
+    if (side === 'polyphony') {
+      const t0 = performance.now();
+      const firsts = await pool(
+        Array.from({ length: M }, (_, m) => m),
+        Math.min(p.connectBatch, 16),
+        (m) => openMeeting(server.url, `M${m} P0`),
+      );
+      const pairs = firsts.flatMap((first, m) => Array.from({ length: K - 1 }, (_, k) => ({ first, m, k: k + 1 })));
+      const joined = await pool(pairs, Math.min(p.connectBatch, 16), ({ first, m, k }) => joinMeeting(server.url, first, `M${m} P${k}`));
+      admissions = firsts.map((first) => [first]);
+      pairs.forEach(({ m }, i) => admissions[m]!.push(joined[i]!));
+      httpSetupMs = performance.now() - t0;
+      afterHttp = await settledRss(server, 2000);
+      ctx.log(`    ${M} meetings, ${M * K} participants over HTTP in ${(httpSetupMs / 1000).toFixed(1)} s; RSS ${(afterHttp / MB).toFixed(1)} MB`);
+    }
+
+    const connectOne = async (m: number, k: number): Promise<void> => {
+      const index = m * K + k;
+      const c =
+        side === 'polyphony'
+          ? await PolyphonyClient.connect(server.url, admissions[m]![k]!, index, sink, 60_000)
+          : await BaselineClient.connect(server.url, `room-${m}`, index, sink, { awareness: true, timeoutMs: 60_000 });
+      clients[index] = c;
+      opened.push(c);
+    };
+
+    // ── connect: first the first participant of every meeting, then everyone else ──
+    const t1 = performance.now();
+    const firstWave = Array.from({ length: M }, (_, m) => ({ m, k: 0 }));
+    await pool(firstWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
+    const firstWaveMs = performance.now() - t1;
+    const afterFirst = await settledRss(server, 2000);
+    const secondWave = Array.from({ length: M }, (_, m) => Array.from({ length: K - 1 }, (_, k) => ({ m, k: k + 1 }))).flat();
+    const t2 = performance.now();
+    await pool(secondWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
+    const connectMs = firstWaveMs + (performance.now() - t2);
+    if (side === 'polyphony') {
+      await until(
+        () => (clients as PolyphonyClient[]).every((c) => c.conn.people.size === K && c.conn.voices.size === K),
+        'every client to see its meeting',
+        60_000,
+        50,
+      );
+    }
+    const afterAll = await settledRss(server, 3000);
+    ctx.log(`    ${M * K} connections in ${(connectMs / 1000).toFixed(1)} s; RSS ${(afterAll / MB).toFixed(1)} MB`);
+
+    // ── idle CPU: everyone connected, nobody writing ──
+    const idle0 = server.cpuMs();
+    const idleAt0 = performance.now();
+    await sleep(5000);
+    const idleCpuPct = (100 * (server.cpuMs() - idle0)) / (performance.now() - idleAt0);
+
+    // ── trickle: edits spread over the meetings at a steady rate ──
+    const total = Math.round(p.tricklePerS * p.trickleS);
+    const cpu0 = server.cpuMs();
+    const at0 = performance.now();
+    const start = performance.now() + 50;
+    const gap = 1000 / Math.max(p.tricklePerS, 0.001);
+    for (let seq = 0; seq < total; seq++) {
+      const due = start + seq * gap;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      const m = (seq * 7919) % M;
+      const k = seq % K;
+      const writer = m * K + k;
+      const { marker, text } = tracker.compose(writer, seq, true);
+      tracker.bindEntry(marker, clients[writer]!.write(text));
+    }
+    const drainDeadline = performance.now() + p.drainS * 1000;
+    while (!tracker.allDelivered() && performance.now() < drainDeadline) await sleep(5);
+    const cpuPct = (100 * (server.cpuMs() - cpu0)) / (performance.now() - at0);
+    const { values, incomplete } = tracker.latencies(true);
+    const mem = server.memory();
+    const connections = M * K;
+    return {
+      side,
+      meetings: M,
+      connections,
+      httpSetupMs,
+      connectMs,
+      rssMB: {
+        base: base / MB,
+        afterHttp: afterHttp === null ? null : afterHttp / MB,
+        afterFirst: afterFirst / MB,
+        afterAll: afterAll / MB,
+        peak: mem.peak / MB,
+      },
+      perConnectionKB: (afterAll - base) / connections / KB,
+      perMeetingKB: (afterAll - base) / M / KB,
+      marginalPerConnectionKB: connections > M ? (afterAll - afterFirst) / (connections - M) / KB : NaN,
+      firstConnectionPerMeetingKB: (afterFirst - (afterHttp ?? base)) / M / KB,
+      idleCpuPct,
+      trickle: { sent: total, latency: summarise(values), incomplete, cpuPct },
+      converged: tracker.allDelivered() && tracker.strays === 0,
+      benchRssMB: process.memoryUsage().rss / MB,
+    };
+  } finally {
+    await pool(opened, 200, async (c) => c.close());
+    await sleep(500);
+    const code = await server.stop();
+    if (code !== 0 && code !== null) ctx.log(`  (${side} server exited with code ${code})`);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  }
+}
