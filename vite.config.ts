@@ -5,7 +5,7 @@ const serverPort = Number(process.env.PORT ?? 3000);
 
 export default defineConfig({
   root: 'client',
-  publicDir: false,
+  publicDir: 'public',
   plugins: [svelte({ compilerOptions: { css: 'external' } })],
   build: {
     outDir: '../dist',

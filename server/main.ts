@@ -1,10 +1,24 @@
 /** Start Polyphony on its embedded defaults. SIGTERM/SIGINT flush every pending write first. */
-import { createApp } from './app.js';
+import { createApp, type App } from './app.js';
 import { configFromEnv } from './config.js';
 import { consoleLog } from './context.js';
+import { DamagedError } from './store/types.js';
 
 const config = configFromEnv();
-const app = await createApp({ config });
+let app: App;
+try {
+  app = await createApp({ config });
+} catch (e) {
+  if (e instanceof DamagedError) {
+    consoleLog.error({ file: e.file, reason: e.reason }, 'storage is damaged; not starting');
+    process.stderr.write(
+      `\n  Polyphony did not start: ${e.file} is damaged (${e.reason}).\n` +
+        `  Nothing was changed. Restore it from a backup or repair it, then start again.\n\n`,
+    );
+    process.exit(2);
+  }
+  throw e;
+}
 const url = await app.listen();
 consoleLog.info({ url, dataDir: config.dataDir, publicUrl: config.publicUrl }, 'Polyphony is listening');
 process.stdout.write(`\n  Polyphony is running: ${config.publicUrl}\n\n`);

@@ -5,6 +5,7 @@
  * Plain TypeScript (no Svelte), so tests, benchmarks and scripts use exactly what the page uses.
  */
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { MEETING_DOC, isId, randomEntryId } from '../../shared/ids.js';
 import {
@@ -55,8 +56,16 @@ export interface ConnectionOptions {
   token?: string;
   /** Extra Socket.IO options (tests: `forceNew`, `reconnection`…). */
   socket?: Partial<ManagerOptions & SocketOptions>;
+  /**
+   * Keep a copy of the meeting on this device (IndexedDB), so words written offline survive
+   * closing the page and are shared on reconnecting. Browsers only; the participant's choice.
+   */
+  persist?: boolean;
+  /** This participant's id, when known from an earlier visit: lets them write before connecting. */
+  me?: string;
 }
 
+/** Origin of updates that came from the server (never sent back). */
 const REMOTE = Symbol('remote');
 
 export class MeetingConnection {
@@ -74,6 +83,9 @@ export class MeetingConnection {
   /** Who is writing now, by voice id. */
   readonly typing = new Map<string, Map<number, boolean>>();
   #savedSv = new Map<number, number>();
+  readonly #persistence = new Map<string, IndexeddbPersistence>();
+  /** Resolves once this device's copy (if any) is loaded. */
+  readonly ready: Promise<void>;
   #listeners = new Set<() => void>();
   #typingClock = 0;
   #typingNow = false;
@@ -90,10 +102,59 @@ export class MeetingConnection {
     };
     this.socket = options.url ? io(options.url, opts) : io(opts);
     this.meetingDoc.getMap<Person>(MEETING_PEOPLE).observe(() => {
-      for (const id of this.people.keys()) this.#voice(id);
+      for (const [id, p] of this.people) if (!p.erased) this.#voice(id);
     });
     this.meetingDoc.on('update', () => this.#changed());
+    this.#persist(MEETING_DOC, this.meetingDoc);
+    if (options.me && isId(options.me)) {
+      this.me = options.me;
+      this.#voice(options.me);
+      this.#savedSv = this.#loadSaved();
+    }
+    this.ready = Promise.all([...this.#persistence.values()].map((p) => p.whenSynced)).then(() => undefined);
     this.#wireSocket();
+  }
+
+  // ── this device's copy ───────────────────────────────────────────────────────────────
+
+  #persist(docId: string, doc: Y.Doc): void {
+    if (!this.options.persist || typeof indexedDB === 'undefined') return;
+    this.#persistence.set(docId, new IndexeddbPersistence(`polyphony:${this.options.meetingId}:${docId}`, doc));
+  }
+
+  #savedKey(): string {
+    return `polyphony:saved:${this.options.meetingId}`;
+  }
+
+  #loadSaved(): Map<number, number> {
+    if (!this.options.persist || typeof localStorage === 'undefined') return new Map();
+    try {
+      const b64 = localStorage.getItem(this.#savedKey());
+      return b64 ? Y.decodeStateVector(fromBase64(b64)) : new Map();
+    } catch {
+      return new Map();
+    }
+  }
+
+  /** Whether this device keeps a copy of the meeting. */
+  get keepsCopy(): boolean {
+    return this.#persistence.size > 0;
+  }
+
+  /** Remove this device's copy of the meeting (a shared or borrowed phone). */
+  async clearLocal(): Promise<void> {
+    await Promise.all([...this.#persistence.values()].map((p) => p.clearData()));
+    this.#persistence.clear();
+    if (typeof localStorage !== 'undefined') localStorage.removeItem(this.#savedKey());
+  }
+
+  #drop(docId: string): void {
+    const doc = this.voices.get(docId);
+    void this.#persistence.get(docId)?.clearData();
+    this.#persistence.delete(docId);
+    this.voices.delete(docId);
+    doc?.destroy();
+    this.#changed();
   }
 
   // ── reading ──────────────────────────────────────────────────────────────────────────
@@ -219,6 +280,7 @@ export class MeetingConnection {
 
   close(): void {
     this.socket.disconnect();
+    for (const p of this.#persistence.values()) void p.destroy();
     this.meetingDoc.destroy();
     for (const d of this.voices.values()) d.destroy();
     this.#listeners.clear();
@@ -249,10 +311,12 @@ export class MeetingConnection {
       this.voices.set(id, doc);
       const docId = id;
       doc.on('update', (update: Uint8Array, origin: unknown) => {
-        // Only one's own document is ever sent; everything else is read-only here.
-        if (origin !== REMOTE && docId === this.me) this.#send(docId, syncUpdate(update));
+        // Only one's own, local edits are sent; everything else is read-only here. (Edits loaded
+        // from this device's copy reach the server through the sync handshake instead.)
+        if (origin == null && docId === this.me) this.#send(docId, syncUpdate(update));
         this.#changed();
       });
+      this.#persist(id, doc);
       if (this.socket?.connected) this.#send(id, syncStep1(doc));
     }
     return doc;
@@ -303,7 +367,14 @@ export class MeetingConnection {
     s.on('saved', (docId, sv) => {
       if (docId !== this.me) return;
       this.#savedSv = Y.decodeStateVector(fromBase64(sv));
+      if (this.keepsCopy && typeof localStorage !== 'undefined') localStorage.setItem(this.#savedKey(), sv);
       this.#changed();
+    });
+    s.on('erased', (docId) => {
+      if (docId === MEETING_DOC) {
+        void this.clearLocal();
+        for (const id of [...this.voices.keys()]) this.#drop(id);
+      } else this.#drop(docId);
     });
     s.on('presence', (here) => {
       this.here = here;
