@@ -1,0 +1,91 @@
+/**
+ * What the composer is about to add: plain words, an answer, a different view, or a proposal,
+ * in my own voice or written for someone. The draft is kept on this device per meeting, so no
+ * text is ever lost (a reload, a dropped connection, a phone call).
+ */
+import { createContext } from 'svelte';
+import { loadDraft, saveDraft, type Draft } from './local.js';
+
+export class ComposerState {
+  #text = $state('');
+  #re = $state<string | null>(null);
+  #view = $state<'answer' | 'different'>('answer');
+  #proposal = $state(false);
+  #forPerson = $state('');
+  /** Set by the composer: moves keyboard focus to the text box. */
+  focus: () => void = () => undefined;
+
+  constructor(readonly meetingId: string) {
+    const d = loadDraft(meetingId);
+    this.#text = d.text;
+    this.#re = d.re ?? null;
+    this.#view = d.view ?? 'answer';
+    this.#proposal = d.proposal ?? false;
+    this.#forPerson = d.forPerson ?? '';
+  }
+
+  get text() {
+    return this.#text;
+  }
+  set text(value: string) {
+    this.#text = value;
+    this.#save();
+  }
+  get re() {
+    return this.#re;
+  }
+  get view() {
+    return this.#view;
+  }
+  get proposal() {
+    return this.#proposal;
+  }
+  /** '' means "me". */
+  get forPerson() {
+    return this.#forPerson;
+  }
+  set forPerson(id: string) {
+    this.#forPerson = id;
+    this.#save();
+  }
+
+  answer(ref: string, view: 'answer' | 'different'): void {
+    this.#re = ref;
+    this.#view = view;
+    this.#proposal = false;
+    this.#save();
+    this.focus();
+  }
+
+  propose(): void {
+    this.#re = null;
+    this.#proposal = true;
+    this.#save();
+    this.focus();
+  }
+
+  /** Back to plain words (keeps the text). */
+  plain(): void {
+    this.#re = null;
+    this.#proposal = false;
+    this.#save();
+  }
+
+  /** After sending: empty the box, keep who I am writing for. */
+  sent(): void {
+    this.#text = '';
+    this.#re = null;
+    this.#proposal = false;
+    this.#save();
+  }
+
+  #save(): void {
+    const d: Draft = { text: this.#text };
+    if (this.#re) Object.assign(d, { re: this.#re, view: this.#view });
+    if (this.#proposal) d.proposal = true;
+    if (this.#forPerson) d.forPerson = this.#forPerson;
+    saveDraft(this.meetingId, d);
+  }
+}
+
+export const [getComposer, setComposer] = createContext<ComposerState>();

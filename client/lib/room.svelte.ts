@@ -1,0 +1,206 @@
+/**
+ * The room's reactive state: a thin Svelte 5 wrapper around `MeetingConnection` (the network
+ * module, which stays plain TypeScript). Every change the connection reports bumps a counter;
+ * what the screen shows is derived from it, and the record is only folded again when a document
+ * actually changed (not on presence or "is writing…" changes).
+ */
+import { createContext } from 'svelte';
+import type { ControlEvent } from './connection.js';
+import { MeetingConnection } from './connection.js';
+import type { ClientToServerEvents } from '../../shared/protocol.js';
+import { displayName, type ItemView, type MeetingEvent, type MeetingState, type Person, type RecordView, type Stance } from '../../shared/record.js';
+import { localMeeting, rememberMeeting, type LocalMeeting } from './local.js';
+
+export interface PersonRow {
+  id: string;
+  person: Person;
+  name: string;
+  here: boolean;
+  writing: boolean;
+}
+
+export class RoomState {
+  readonly conn: MeetingConnection;
+  #tick = $state(0);
+  #local: LocalMeeting = $state({});
+  #unsubscribe: () => void;
+
+  constructor(readonly meetingId: string) {
+    this.#local = localMeeting(meetingId);
+    this.conn = new MeetingConnection({ meetingId });
+    this.#unsubscribe = this.conn.subscribe(() => {
+      this.#tick++;
+    });
+  }
+
+  // ── connection ─────────────────────────────────────────────────────────────────────
+
+  get status() {
+    void this.#tick;
+    return this.conn.status;
+  }
+  get connectError() {
+    void this.#tick;
+    return this.conn.connectError;
+  }
+  get me(): string | null {
+    void this.#tick;
+    return this.conn.me;
+  }
+  get saved(): boolean {
+    void this.#tick;
+    return this.conn.saved;
+  }
+  get storage() {
+    void this.#tick;
+    return this.conn.storage;
+  }
+  get refusals() {
+    void this.#tick;
+    return this.conn.refusals;
+  }
+
+  // ── the meeting document and the record ─────────────────────────────────────────────
+
+  /** Changes only when a document's content changed: the record is folded again only then. */
+  readonly #docKey = $derived.by(() => {
+    void this.#tick;
+    let key = `${this.conn.order.length}|${this.conn.events.length}|${JSON.stringify(this.conn.state)}`;
+    for (const [id, doc] of this.conn.voices) key += `|${id}:${doc.getArray('log').length}`;
+    return key;
+  });
+
+  readonly #peopleJson = $derived.by(() => {
+    void this.#tick;
+    return JSON.stringify(this.conn.people.toJSON());
+  });
+
+  readonly record: RecordView = $derived.by(() => {
+    void this.#docKey;
+    return this.conn.record();
+  });
+
+  readonly state: Partial<MeetingState> = $derived.by(() => {
+    void this.#docKey;
+    return this.conn.state;
+  });
+
+  readonly events: MeetingEvent[] = $derived.by(() => {
+    void this.#docKey;
+    return this.conn.events;
+  });
+
+  /** Everyone who joined, in the order they joined. */
+  readonly people: ReadonlyMap<string, Person> = $derived.by(() => {
+    const all = JSON.parse(this.#peopleJson) as Record<string, Person>;
+    // A fresh snapshot on every change, never mutated: no need for SvelteMap.
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity
+    return new Map(Object.entries(all).sort(([, a], [, b]) => a.joinedAt - b.joinedAt));
+  });
+
+  readonly here: ReadonlySet<string> = $derived.by(() => {
+    void this.#tick;
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a snapshot, never mutated
+    return new Set(this.conn.here);
+  });
+
+  readonly rows: PersonRow[] = $derived.by(() => {
+    void this.#tick;
+    return [...this.people].map(([id, person]) => ({
+      id,
+      person,
+      name: displayName(person),
+      here: this.here.has(id),
+      writing: this.conn.writing(id),
+    }));
+  });
+
+  readonly ended = $derived(this.state.status === 'ended');
+  readonly isFacilitator = $derived(this.me !== null && (this.state.facilitators ?? []).includes(this.me));
+  /** Can I write now? (Offline is fine: words are kept and sent later.) */
+  readonly canWrite = $derived(this.me !== null && !this.ended && this.status !== 'refused' && !this.people.get(this.me)?.removed);
+
+  person(id: string): Person | undefined {
+    return this.people.get(id);
+  }
+
+  name(id: string): string {
+    return displayName(this.people.get(id));
+  }
+
+  item(ref: string): ItemView | undefined {
+    return this.record.byRef.get(ref);
+  }
+
+  // ── what this device remembers ──────────────────────────────────────────────────────
+
+  get local() {
+    return this.#local;
+  }
+
+  remember(patch: Parameters<typeof rememberMeeting>[1]): void {
+    rememberMeeting(this.meetingId, patch);
+    this.#local = localMeeting(this.meetingId);
+  }
+
+  /** The personal token of someone this device added (who has no device of their own). */
+  tokenFor(participantId: string): string | undefined {
+    return this.#local.added?.[participantId];
+  }
+
+  // ── writing (always into my own voice document) ─────────────────────────────────────
+
+  say(text: string, opts: { re?: string; view?: 'answer' | 'different'; proposal?: boolean; forPerson?: string } = {}): string {
+    return this.conn.say(text, opts);
+  }
+  amend(entryId: string, text: string): string {
+    return this.conn.amend(entryId, text);
+  }
+  withdraw(entryId: string): string {
+    return this.conn.withdraw(entryId);
+  }
+  confirm(ref: string): string {
+    return this.conn.confirm(ref);
+  }
+  correct(ref: string, text: string): string {
+    return this.conn.correct(ref, text);
+  }
+  position(proposalRef: string, stance: Stance, text: string, forPerson?: string): string {
+    return this.conn.position(proposalRef, stance, text, forPerson);
+  }
+  decide(entryId: string, outcome: 'decided' | 'open', text: string): string {
+    return this.conn.decide(entryId, outcome, text);
+  }
+  setTyping(typing: boolean): void {
+    this.conn.setTyping(typing);
+  }
+  request<E extends ControlEvent>(event: E, input: Parameters<ClientToServerEvents[E]>[0]) {
+    return this.conn.request(event, input);
+  }
+
+  /**
+   * The reference of the latest position a scribe recorded for `person` on a proposal (the
+   * record's view of positions does not carry it; the writer's log does).
+   */
+  positionRef(proposalRef: string, writer: string, person: string): string | null {
+    const log = this.conn.log(writer);
+    for (let i = log.length - 1; i >= 0; i--) {
+      const e = log[i];
+      if (e && e.t === 'position' && e.of === proposalRef && (e.for ?? writer) === person) return `${writer}/${e.id}`;
+    }
+    return null;
+  }
+
+  destroy(): void {
+    this.#unsubscribe();
+    this.conn.close();
+  }
+}
+
+/** The room, for every component inside it. */
+export const [getRoom, setRoom] = createContext<RoomState>();
+
+/** Entry id of a reference (`voice/id` → `id`). */
+export function entryIdOf(ref: string): string {
+  return ref.slice(ref.indexOf('/') + 1);
+}

@@ -1,0 +1,45 @@
+/** Interface words that depend on the record: plain, short, the same for everyone. */
+import type { MeetingEvent, NextMeeting, Stance } from '../../shared/record.js';
+
+export const STANCES: ReadonlyArray<{ value: Stance; label: string }> = [
+  { value: 'agree', label: 'Agree' },
+  { value: 'disagree', label: 'Disagree' },
+  { value: 'unsure', label: 'Unsure' },
+  { value: 'unstated', label: 'Not stated' },
+];
+
+export function stanceLabel(stance: Stance): string {
+  return STANCES.find((s) => s.value === stance)?.label ?? stance;
+}
+
+/** One quiet line for a meeting event. `name` gives a person's display name. */
+export function describeEvent(ev: MeetingEvent, name: (id: string) => string): string {
+  const by = name(ev.by);
+  switch (ev.t) {
+    case 'locked':
+      return `${by} closed the meeting to new people.`;
+    case 'unlocked':
+      return `${by} opened the meeting to new people again.`;
+    case 'ended':
+      return `${by} ended the meeting. The record can still be read.`;
+    case 'facilitation':
+      return ev.mode === 'hand' ? `${by} handed facilitation to ${name(ev.to)}.` : `${by} now shares facilitation with ${name(ev.to)}.`;
+    case 'removed':
+      return `${by} removed ${name(ev.who)} from the meeting. Their words stay in the record.`;
+    case 'person-added':
+      return `${by} added ${name(ev.who)}, who has no device here. Others can write down their words for them.`;
+    case 'reflecting-started':
+      return `${by} started a reflecting conversation.`;
+    case 'reflecting-ended':
+      return `${by} ended the reflecting conversation. Now it is the network's turn to respond.`;
+    case 'response-closed':
+      return ev.responded ? `The network has responded (${by} noted it).` : `The network chose not to respond now (${by} noted it).`;
+  }
+}
+
+export function describeNext(next: NextMeeting | null): string {
+  if (!next) return 'Nothing was noted about a next meeting.';
+  if (!next.agreed) return next.arranger ? `The next meeting is not agreed yet. ${next.arranger} will arrange it.` : 'The next meeting is not agreed yet.';
+  const parts = [next.when && `when: ${next.when}`, next.where && `where: ${next.where}`, next.who && `who: ${next.who}`].filter(Boolean);
+  return `Next meeting agreed${parts.length ? ` — ${parts.join('; ')}` : ''}.`;
+}

@@ -1,0 +1,91 @@
+/**
+ * Browser-test factories: Debian's chromium driven by playwright-core, phone-sized and desktop
+ * contexts (each one a separate person with its own cookies and storage), screenshots under
+ * tests/output/.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import { onCleanup } from '../helpers.js';
+
+export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 900 } };
+export const OUTPUT = path.resolve('tests/output');
+
+export async function launch(): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  onCleanup(() => browser.close());
+  return browser;
+}
+
+/** A new person: a fresh browser context (own cookies and storage) with one page. */
+export async function person(browser: Browser, url: string, options: BrowserContextOptions = PHONE): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ ...options, locale: 'en-GB', timezoneId: 'Europe/Helsinki' });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
+  // Every wait names what it waited for when it fails, well before the test's own timeout.
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  onCleanup(async () => {
+    await context.close();
+    // Any script error or CSP violation on the page fails the test run.
+    expect(errors, 'errors in the page console').toEqual([]);
+  });
+  return { context, page };
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await mkdir(OUTPUT, { recursive: true });
+  await page.screenshot({ path: path.join(OUTPUT, `${name}.png`), fullPage: true });
+}
+
+/** The contribution whose words include `text` (the one component every contribution is rendered by). */
+export function contribution(page: Page, text: string): Locator {
+  return page.locator('article.contribution').filter({ has: page.locator('p.text', { hasText: text }) });
+}
+
+/** Open a meeting from the home page; returns the join link shown on the share page. */
+export async function openMeeting(page: Page, url: string): Promise<string> {
+  await page.goto(url);
+  await page.getByRole('button', { name: 'Open a meeting' }).click();
+  await page.getByRole('heading', { name: 'Your meeting is open' }).waitFor();
+  const link = await page.getByRole('link', { name: /Join link/ }).getAttribute('href');
+  if (!link) throw new Error('no join link');
+  return link;
+}
+
+/** Join from the join link as a new person; waits until connected in the room. */
+export async function joinMeeting(page: Page, joinUrl: string, name: string, relation = '', aboutMe = false): Promise<void> {
+  await page.goto(joinUrl);
+  await page.getByRole('heading', { name: 'Before you join' }).waitFor();
+  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
+  await page.getByRole('textbox', { name: /How you are connected/ }).fill(relation);
+  if (aboutMe) await page.getByLabel('This meeting is about me').check();
+  await page.getByRole('button', { name: 'Join the meeting' }).click();
+  await connected(page);
+}
+
+export async function connected(page: Page): Promise<void> {
+  await page.getByRole('status').filter({ hasText: /^Connected/ }).waitFor();
+}
+
+/** Write in the composer and add it to the record; waits until it shows. */
+export async function write(page: Page, text: string): Promise<void> {
+  await page.locator('#composer-text').fill(text);
+  await page.getByRole('button', { name: /^(Add to the record|Put forward the proposal)$/ }).click();
+  await contribution(page, text).first().waitFor();
+}
+
+/** Saved means the server has it on durable storage. */
+export async function saved(page: Page): Promise<void> {
+  await page.getByRole('status').filter({ hasText: /· Saved$/ }).waitFor();
+}
