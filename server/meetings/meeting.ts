@@ -313,13 +313,10 @@ export class Meeting {
   }
 
   disconnect(socketId: string): void {
-    const gone: AwarenessEntry[] = [];
     for (const [clientID, h] of this.#awareness) {
       if (h.socketId !== socketId) continue;
       this.#awareness.delete(clientID);
-      const entry = { clientID, clock: h.entry.clock + 1, state: null };
-      gone.push(entry);
-      this.port.broadcast(h.doc, awarenessMessage([entry]));
+      this.port.broadcast(h.doc, awarenessMessage([{ clientID, clock: h.entry.clock + 1, state: null }]));
     }
     this.#connections.delete(socketId);
     this.port.presence(this.here());
