@@ -51,6 +51,6 @@ if (isMain) {
   const window: [number, number] | null = from && to ? [Number(from), Number(to)] : null;
   const s = (await stat(target)).isDirectory()
     ? await summariseDir(target, ROOT, topN, window)
-    : summariseProfile(JSON.parse(await readFile(target, 'utf8')) as CpuProfile, target, ROOT, topN, window);
+    : await summariseProfile(JSON.parse(await readFile(target, 'utf8')) as CpuProfile, target, ROOT, topN, window);
   process.stdout.write(s ? `${printProfile(s)}\n` : 'no profile found\n');
 }

@@ -116,7 +116,8 @@ if (opts.scenarios.includes('fanout')) {
         log(
           `  run ${r} ${side.padEnd(9)} p50 ${res.latency.p50.toFixed(1)} ms  p95 ${res.latency.p95.toFixed(1)}  p99 ${res.latency.p99.toFixed(1)}  ` +
             `${res.deliveredPerS.toFixed(0)} deliveries/s  server CPU ${res.serverCpuPct.toFixed(1)}%  ${res.cpuPerDeliveryUs.toFixed(1)} µs/delivery  ` +
-            `peak RSS ${res.peakRssMB.toFixed(0)} MB  converged ${res.converged && res.sameState ? 'yes' : 'NO'}`,
+            `peak RSS ${res.peakRssMB.toFixed(0)} MB  converged ${res.converged && res.sameState ? 'yes' : 'NO'}  ` +
+            `(others on the machine: ${res.othersCpuPct.toFixed(0)}% CPU)`,
         );
       } catch (e) {
         fail('fanout', side, e);
@@ -245,7 +246,7 @@ if (results.fanout) {
     ),
     '',
     table(
-      ['run', 'side', 'p50', 'p95', 'p99', 'max', 'sent', 'deliv/s', 'CPU %', 'µs/deliv', 'peak MB', 'conv', 'bench CPU %', 'bench lag p99'],
+      ['run', 'side', 'p50', 'p95', 'p99', 'max', 'sent', 'deliv/s', 'CPU %', 'µs/deliv', 'peak MB', 'conv', 'bench CPU %', 'bench lag p99', 'others CPU %'],
       results.fanout.runs.map((x) => [
         x.run,
         x.side,
@@ -261,6 +262,7 @@ if (results.fanout) {
         x.converged && x.sameState ? 'yes' : 'NO',
         round(x.benchCpuPct),
         round(x.benchLoopDelayP99Ms),
+        round(x.othersCpuPct),
       ]),
     ),
   );
@@ -280,7 +282,7 @@ if (results.idle?.length) {
     `Mostly idle: ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s (one run per side)`,
     '',
     table(
-      ['side', 'conns', 'idle RSS MB', 'all conn. RSS MB', 'KB / conn', 'KB / meeting', 'marginal KB / conn', 'idle CPU %', 'connect s', 'trickle p50', 'trickle p95', 'conv'],
+      ['side', 'conns', 'idle RSS MB', 'all conn. RSS MB', 'KB / conn', 'KB / meeting', 'marginal KB / conn', 'idle CPU %', 'connect s', 'trickle p50', 'trickle p95', 'conv', 'others CPU %'],
       results.idle.map((x) => [
         x.side,
         x.connections,
@@ -294,6 +296,7 @@ if (results.idle?.length) {
         round(x.trickle.latency.p50),
         round(x.trickle.latency.p95),
         x.converged ? 'yes' : 'NO',
+        round(x.trickle.othersCpuPct),
       ]),
     ),
   );

@@ -30,6 +30,17 @@ export function cpuMs(pid: number): number {
   return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
 }
 
+/**
+ * CPU time used by the whole machine (all cores, all processes) since boot, in ms: the busy
+ * columns of /proc/stat's first line. Subtracting the server's and the bench's own share shows how
+ * much else was running (this machine is shared; latency is only as quiet as the machine).
+ */
+export function machineCpuMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1000) / CLK_TCK;
+}
+
 /** Current (VmRSS) and peak (VmHWM) resident memory of a process, in bytes. */
 export function memory(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

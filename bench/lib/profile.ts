@@ -3,7 +3,10 @@
  * area (our server code, shared code, each npm package, Node internals, GC).
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { transform } from 'esbuild';
 
 interface CallFrame {
   functionName: string;
@@ -66,7 +69,57 @@ function place(url: string, root: string): { where: string; area: string } {
  * `window`: only samples taken in [from, to] (µs, CLOCK_MONOTONIC — the clock of V8's profile
  * timestamps and of `process.hrtime`), e.g. the measured part of a run without start-up.
  */
-export function summariseProfile(profile: CpuProfile, file: string, root: string, topN = 25, window: [number, number] | null = null): ProfileSummary {
+type LineMap = (line: number, column: number) => number | null;
+
+/**
+ * tsx compiles each .ts file with esbuild into one long line (minified whitespace), so V8 reports
+ * line 1 and a column. Compiling the file again with tsx's options (esbuild, same Node target,
+ * minifyWhitespace, keepNames) and reading the source map gives the original line back.
+ * Best effort: null when the file cannot be read or compiled.
+ */
+async function lineMaps(profile: CpuProfile): Promise<Map<string, LineMap>> {
+  const maps = new Map<string, LineMap>();
+  const urls = new Set(profile.nodes.map((n) => n.callFrame.url).filter((u) => u.startsWith('file://') && /\.(c|m)?ts$/.test(u)));
+  for (const url of urls) {
+    if (url.includes('/node_modules/')) continue;
+    try {
+      const file = fileURLToPath(url);
+      const source = await readFile(file, 'utf8');
+      const out = await transform(source, {
+        loader: 'ts',
+        target: `node${process.versions.node}`,
+        sourcemap: true,
+        minifyWhitespace: true,
+        keepNames: true,
+        sourcefile: file,
+      });
+      const map = new SourceMap(JSON.parse(out.map) as ConstructorParameters<typeof SourceMap>[0]);
+      maps.set(url, (line, column) => {
+        const e = map.findEntry(line, column) as { originalLine?: number };
+        return typeof e.originalLine === 'number' ? e.originalLine + 1 : null;
+      });
+    } catch {
+      // leave this file unmapped
+    }
+  }
+  return maps;
+}
+
+export async function summariseProfile(
+  profile: CpuProfile,
+  file: string,
+  root: string,
+  topN = 25,
+  window: [number, number] | null = null,
+): Promise<ProfileSummary> {
+  // The server's own checkout (it may be another than this one: --server-root).
+  const main = profile.nodes.map((n) => n.callFrame.url).find((u) => u.startsWith('file://') && u.endsWith('/server/main.ts'));
+  if (main) root = path.dirname(path.dirname(fileURLToPath(main)));
+  const maps = await lineMaps(profile);
+  const lineOf = (cf: CallFrame): string => {
+    const mapped = cf.lineNumber === 0 ? maps.get(cf.url)?.(cf.lineNumber, cf.columnNumber) : null;
+    return String(mapped ?? cf.lineNumber + 1);
+  };
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const c of node.children ?? []) parent.set(c, node.id);
@@ -86,12 +139,12 @@ export function summariseProfile(profile: CpuProfile, file: string, root: string
   for (const [id, ms] of self) {
     const node = byId.get(id);
     if (!node) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName, url } = node.callFrame;
     if (functionName === '(idle)') continue;
     busy += ms;
     const name = functionName || '(anonymous)';
     const { where, area } = place(url, root);
-    const at = where ? `${where}:${lineNumber + 1}` : '';
+    const at = where ? `${where}:${lineOf(node.callFrame)}` : '';
     const key = `${name}@${at}`;
     const row = fns.get(key) ?? { name, where: at, area: name.startsWith('(') && !url ? name : area, selfMs: 0, pct: 0 };
     row.selfMs += ms;
@@ -110,10 +163,10 @@ export function summariseProfile(profile: CpuProfile, file: string, root: string
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const node = byId.get(cur);
       if (!node) break;
-      const { functionName, url, lineNumber } = node.callFrame;
+      const { functionName, url } = node.callFrame;
       const { where, area } = place(url, root);
       if (area !== 'server/' && area !== 'shared/') continue;
-      const at = `${where}:${lineNumber + 1}`;
+      const at = `${where}:${lineOf(node.callFrame)}`;
       const key = `${functionName}@${at}`;
       if (seen.has(key)) continue;
       seen.add(key);
@@ -145,7 +198,7 @@ export async function summariseDir(dir: string, root: string, topN = 25, window:
     if (!name.endsWith('.cpuprofile')) continue;
     const file = path.join(dir, name);
     if ((await stat(file)).size === 0) continue;
-    const s = summariseProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, file, root, topN, window);
+    const s = await summariseProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, file, root, topN, window);
     if (!best || s.busyMs > best.busyMs) best = s;
   }
   return best;

@@ -4,12 +4,12 @@
  * latency, delivered updates per second, server CPU per delivered update, peak RSS, convergence.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { BaselineClient, PolyphonyClient, processCpuMs, type BenchClient } from '../lib/clients.js';
 import { joinMeeting, openMeeting } from '../lib/http.js';
-import { startServer, type Side } from '../lib/proc.js';
+import { machineCpuMs, startServer, type Side } from '../lib/proc.js';
 import { Tracker } from '../lib/tracker.js';
 import { percentile, pool, sleep, until } from '../lib/util.js';
 
@@ -54,6 +54,9 @@ export interface FanoutResult {
   strays: number;
   benchCpuPct: number;
   benchLoopDelayP99Ms: number;
+  /** CPU used by everything else on the machine during the window (% of one core): noise. */
+  othersCpuPct: number;
+  loadavgAtStart: number;
   /** The measured window in µs of CLOCK_MONOTONIC (process.hrtime; V8 profiles use the same clock). */
   windowUs: [number, number];
 }
@@ -76,6 +79,7 @@ export async function fanoutRun(
   ctx: { run: string; logDir: string; cpuProfDir?: string; serverRoot?: string; log: (s: string) => void },
 ): Promise<FanoutResult> {
   const n = p.participants;
+  const loadavgAtStart = os.loadavg()[0] ?? NaN;
   const dataDir = side === 'polyphony' ? await mkdtemp(path.join(tmpdir(), 'polyphony-bench-')) : undefined;
   const server = await startServer(side, {
     logFile: path.join(ctx.logDir, `fanout-${side}-${ctx.run}.log`),
@@ -127,11 +131,13 @@ export async function fanoutRun(
     let bench0 = 0;
     let at0 = 0;
     let hr0 = 0;
+    let machine0 = 0;
     const loop = monitorEventLoopDelay({ resolution: 1 });
     timers.add(
       setTimeout(() => {
         cpu0 = server.cpuMs();
         bench0 = processCpuMs();
+        machine0 = machineCpuMs();
         at0 = performance.now();
         hr0 = Number(process.hrtime.bigint() / 1000n);
         loop.enable();
@@ -154,6 +160,7 @@ export async function fanoutRun(
     const drainDeadline = performance.now() + p.drainS * 1000;
     while (!tracker.allDelivered(withMarks) && performance.now() < drainDeadline) await sleep(5);
     const cpu1 = server.cpuMs();
+    const machine1 = machineCpuMs();
     const at1 = performance.now();
     const hr1 = Number(process.hrtime.bigint() / 1000n);
     const bench1 = processCpuMs();
@@ -200,6 +207,8 @@ export async function fanoutRun(
       benchCpuPct: (100 * (bench1 - bench0)) / (at1 - at0),
       // The histogram counts the 1 ms sampling period itself; subtract it.
       benchLoopDelayP99Ms: Math.max(0, loop.percentile(99) / 1e6 - 1),
+      othersCpuPct: (100 * (machine1 - machine0 - (cpu1 - cpu0) - (bench1 - bench0))) / (at1 - at0),
+      loadavgAtStart,
       windowUs: [hr0, hr1],
     };
   } finally {

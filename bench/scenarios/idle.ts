@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Admission } from '../../shared/protocol.js';
-import { BaselineClient, PolyphonyClient, type BenchClient } from '../lib/clients.js';
+import { BaselineClient, PolyphonyClient, processCpuMs, type BenchClient } from '../lib/clients.js';
 import { joinMeeting, openMeeting } from '../lib/http.js';
-import { startServer, type ServerChild, type Side } from '../lib/proc.js';
+import { machineCpuMs, startServer, type ServerChild, type Side } from '../lib/proc.js';
 import { Tracker } from '../lib/tracker.js';
 import { pool, sleep, until } from '../lib/util.js';
 import { summarise, type LatencySummary } from './fanout.js';
@@ -41,7 +41,7 @@ export interface IdleResult {
   /** RSS added by the first connection of each meeting (the meeting in memory plus one connection). */
   firstConnectionPerMeetingKB: number;
   idleCpuPct: number;
-  trickle: { sent: number; latency: LatencySummary; incomplete: number; cpuPct: number };
+  trickle: { sent: number; latency: LatencySummary; incomplete: number; cpuPct: number; othersCpuPct: number };
   converged: boolean;
   benchRssMB: number;
 }
@@ -157,6 +157,8 @@ export async function idleRun(
     // ── trickle: edits spread over the meetings at a steady rate ──
     const total = Math.round(p.tricklePerS * p.trickleS);
     const cpu0 = server.cpuMs();
+    const machine0 = machineCpuMs();
+    const bench0 = processCpuMs();
     const at0 = performance.now();
     const start = performance.now() + 50;
     const gap = 1000 / Math.max(p.tricklePerS, 0.001);
@@ -172,7 +174,10 @@ export async function idleRun(
     }
     const drainDeadline = performance.now() + p.drainS * 1000;
     while (!tracker.allDelivered() && performance.now() < drainDeadline) await sleep(5);
-    const cpuPct = (100 * (server.cpuMs() - cpu0)) / (performance.now() - at0);
+    const serverMs = server.cpuMs() - cpu0;
+    const elapsed = performance.now() - at0;
+    const cpuPct = (100 * serverMs) / elapsed;
+    const othersCpuPct = (100 * (machineCpuMs() - machine0 - serverMs - (processCpuMs() - bench0))) / elapsed;
     const { values, incomplete } = tracker.latencies(true);
     const mem = server.memory();
     const connections = M * K;
@@ -194,7 +199,7 @@ export async function idleRun(
       marginalPerConnectionKB: connections > M ? (afterAll - afterFirst) / (connections - M) / KB : NaN,
       firstConnectionPerMeetingKB: (afterFirst - (afterHttp ?? base)) / M / KB,
       idleCpuPct,
-      trickle: { sent: total, latency: summarise(values), incomplete, cpuPct },
+      trickle: { sent: total, latency: summarise(values), incomplete, cpuPct, othersCpuPct },
       converged: tracker.allDelivered() && tracker.strays === 0,
       benchRssMB: process.memoryUsage().rss / MB,
     };
