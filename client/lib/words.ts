@@ -1,5 +1,6 @@
 /** Interface words that depend on the record: plain, short, the same for everyone. */
 import type { MeetingEvent, NextMeeting, Stance } from '../../shared/record.js';
+import { dayAndTime } from './time.js';
 
 export const STANCES: ReadonlyArray<{ value: Stance; label: string }> = [
   { value: 'agree', label: 'Agree' },
@@ -37,9 +38,17 @@ export function describeEvent(ev: MeetingEvent, name: (id: string) => string): s
   }
 }
 
+/** A local date and time as agreed in the room (`YYYY-MM-DDTHH:MM`), in the reader's own words. */
+export function agreedTime(when: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(when);
+  if (!m) return when;
+  const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
+  return dayAndTime(new Date(y, mo - 1, d, h, mi).getTime());
+}
+
 export function describeNext(next: NextMeeting | null): string {
   if (!next) return 'Nothing was noted about a next meeting.';
   if (!next.agreed) return next.arranger ? `The next meeting is not agreed yet. ${next.arranger} will arrange it.` : 'The next meeting is not agreed yet.';
-  const parts = [next.when && `when: ${next.when}`, next.where && `where: ${next.where}`, next.who && `who: ${next.who}`].filter(Boolean);
+  const parts = [next.when && `when: ${agreedTime(next.when)}`, next.where && `where: ${next.where}`, next.who && `who: ${next.who}`].filter(Boolean);
   return `Next meeting agreed${parts.length ? ` — ${parts.join('; ')}` : ''}.`;
 }

@@ -43,9 +43,17 @@ export async function person(browser: Browser, url: string, options: BrowserCont
   return { context, page };
 }
 
+/**
+ * A screenshot of the whole page. The viewport is stretched to the page's height first, so a
+ * sticky composer sits at the end instead of covering the middle of a "full page" capture.
+ */
 export async function shot(page: Page, name: string): Promise<void> {
   await mkdir(OUTPUT, { recursive: true });
+  const size = page.viewportSize();
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  if (size && height > size.height) await page.setViewportSize({ width: size.width, height });
   await page.screenshot({ path: path.join(OUTPUT, `${name}.png`), fullPage: true });
+  if (size && height > size.height) await page.setViewportSize(size);
 }
 
 /** The contribution whose words include `text` (the one component every contribution is rendered by). */
@@ -88,4 +96,52 @@ export async function write(page: Page, text: string): Promise<void> {
 /** Saved means the server has it on durable storage. */
 export async function saved(page: Page): Promise<void> {
   await page.getByRole('status').filter({ hasText: /· Saved$/ }).waitFor();
+}
+
+/** Open the room's "More" sheet. */
+export async function more(page: Page): Promise<Locator> {
+  await page.getByRole('banner').getByRole('button', { name: 'More' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.waitFor();
+  return dialog;
+}
+
+/** The computed styles that make a contribution look the way it does. */
+export const STYLE_PROPERTIES = [
+  'font-family',
+  'font-size',
+  'font-weight',
+  'font-style',
+  'line-height',
+  'color',
+  'background-color',
+  'padding-top',
+  'padding-right',
+  'padding-bottom',
+  'padding-left',
+  'border-top-width',
+  'border-top-style',
+  'border-top-color',
+  'border-left-width',
+  'border-left-style',
+  'border-left-color',
+  'border-radius',
+  'margin-left',
+  'margin-right',
+  'width',
+  'opacity',
+  'box-shadow',
+  'text-align',
+] as const;
+
+/** Computed styles of a contribution, of its name line and of its words. */
+export async function stylesOf(article: Locator): Promise<Record<string, Record<string, string>>> {
+  return article.evaluate((el, props) => {
+    const pick = (node: Element | null) => {
+      if (!node) return {};
+      const cs = getComputedStyle(node);
+      return Object.fromEntries(props.map((p) => [p, cs.getPropertyValue(p)]));
+    };
+    return { article: pick(el), name: pick(el.querySelector('.name')), text: pick(el.querySelector('p.text')), meta: pick(el.querySelector('.meta')) };
+  }, [...STYLE_PROPERTIES]);
 }
