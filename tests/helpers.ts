@@ -132,11 +132,33 @@ export async function joinAs(
   return connect(server, await join(server, meeting, name, relation));
 }
 
-/** Wait for a condition, checking on every event-loop turn (assert convergence, not timing). */
-export async function until(cond: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
+/**
+ * Wait for a condition, checking on every event-loop turn (assert convergence, not timing).
+ * `what` names the condition in the timeout error; a function is called then, to describe the state.
+ */
+export async function until(
+  cond: () => boolean,
+  what: string | (() => string) = 'condition',
+  timeoutMs = 10_000,
+): Promise<void> {
   const start = Date.now();
   while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** `until` for a condition that must be checked asynchronously (a file on disk, an HTTP answer). */
+export async function untilAsync(
+  cond: () => Promise<boolean>,
+  what: string | (() => string) = 'condition',
+  timeoutMs = 10_000,
+): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }
