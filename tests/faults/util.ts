@@ -1,0 +1,264 @@
+/**
+ * Helpers for the fault and durability tests: the real server as a child process (killed for real),
+ * a seeded random source, reading a meeting's update log straight from the disk, and devices
+ * (MeetingConnection, the page's own network module) that reconnect by themselves.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import * as Y from 'yjs';
+import { MeetingConnection } from '../../client/lib/connection.js';
+import type { Admission } from '../../shared/protocol.js';
+import { VOICE_LOG, type VoiceEntry } from '../../shared/record.js';
+import { decodeRecords } from '../../server/store/updateLog.js';
+import type { DocUpdate } from '../../server/store/types.js';
+import { onCleanup, until } from '../helpers.js';
+
+export const root = path.resolve(import.meta.dirname, '..', '..');
+
+/** Small, fast, seedable PRNG (mulberry32). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seed from the environment (to replay a run) or from the clock; always printed by the caller. */
+export function seedFrom(envName: string): number {
+  const env = process.env[envName];
+  return env ? Number(env) >>> 0 : (Date.now() ^ (process.pid << 8)) >>> 0;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Child {
+  url: string;
+  port: number;
+  dataDir: string;
+  proc: ChildProcess;
+  exited: Promise<Exit>;
+  /** Everything the process wrote on stdout and stderr. */
+  output(): string;
+  stderr(): string;
+  alive(): boolean;
+  kill(signal: NodeJS.Signals): Promise<Exit>;
+}
+
+/**
+ * Spawn `server/main.ts` exactly as `npm start` runs it, as `node --import tsx` (no wrapper
+ * process, so that SIGKILL reaches the server itself). With `waitListening: false` it resolves as
+ * soon as the process is spawned (for start-up refusal tests, await `exited`).
+ */
+export async function spawnServer(opts: {
+  dataDir: string;
+  port?: number;
+  env?: Record<string, string>;
+  waitListening?: boolean;
+  timeoutMs?: number;
+}): Promise<Child> {
+  const port = opts.port ?? (await freePort());
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: opts.dataDir,
+      PUBLIC_URL: url,
+      CLIENT_DIR: '',
+      RATE_LIMITS: 'off',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr?.on('data', (b: Buffer) => {
+    out += b.toString();
+    err += b.toString();
+  });
+  let done = false;
+  const exited = new Promise<Exit>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      done = true;
+      resolve({ code, signal });
+    });
+  });
+  onCleanup(async () => {
+    if (!done) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  });
+  const child: Child = {
+    url,
+    port,
+    dataDir: opts.dataDir,
+    proc,
+    exited,
+    output: () => out,
+    stderr: () => err,
+    alive: () => !done,
+    kill: async (signal) => {
+      if (!done) proc.kill(signal);
+      return exited;
+    },
+  };
+  if (opts.waitListening === false) return child;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in time:\n${out}`)),
+      opts.timeoutMs ?? 30_000,
+    );
+    const check = () => {
+      if (out.includes('Polyphony is running')) {
+        clearTimeout(timer);
+        proc.stdout?.off('data', check);
+        resolve();
+      }
+    };
+    proc.stdout?.on('data', check);
+    check();
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code ?? signal}) before listening:\n${out}`));
+    });
+  });
+  return child;
+}
+
+/** A participant's device: the page's own network module, reconnecting by itself with backoff. */
+export function device(
+  url: string,
+  admission: Pick<Admission, 'meetingId' | 'personalToken'>,
+  fast = true,
+): MeetingConnection {
+  const c = new MeetingConnection({
+    url,
+    meetingId: admission.meetingId,
+    token: admission.personalToken,
+    socket: {
+      forceNew: true,
+      transports: ['websocket'],
+      ...(fast ? { reconnectionDelay: 100, reconnectionDelayMax: 500 } : {}),
+    },
+  });
+  onCleanup(() => c.close());
+  return c;
+}
+
+export async function connected(c: MeetingConnection, timeoutMs = 20_000): Promise<MeetingConnection> {
+  await until(() => c.me !== null && c.status === 'connected', 'connected', timeoutMs);
+  return c;
+}
+
+export function logFile(dataDir: string, meetingId: string): string {
+  return path.join(dataDir, 'meetings', `${meetingId}.ylog`);
+}
+
+/** The records of a meeting's log as they are on the disk (read only; a torn tail is skipped). */
+export function readLog(
+  dataDir: string,
+  meetingId: string,
+): { updates: DocUpdate[]; bytes: number; validLength: number } {
+  const file = logFile(dataDir, meetingId);
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { updates: [], bytes: 0, validLength: 0 };
+    throw e;
+  }
+  const { updates, validLength } = decodeRecords(buf, file);
+  return { updates, bytes: buf.length, validLength };
+}
+
+/** Every document of a meeting rebuilt from the records on disk. */
+export function docsOnDisk(updates: readonly DocUpdate[]): Map<string, Y.Doc> {
+  const byDoc = new Map<string, Uint8Array[]>();
+  for (const u of updates) {
+    const list = byDoc.get(u.doc) ?? [];
+    list.push(u.update);
+    byDoc.set(u.doc, list);
+  }
+  const docs = new Map<string, Y.Doc>();
+  for (const [id, list] of byDoc) {
+    const d = new Y.Doc({ gc: false });
+    Y.applyUpdate(d, Y.mergeUpdates(list));
+    docs.set(id, d);
+  }
+  return docs;
+}
+
+/** The texts of every `say` entry stored on disk, by voice. */
+export function saidOnDisk(dataDir: string, meetingId: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [id, d] of docsOnDisk(readLog(dataDir, meetingId).updates)) {
+    if (id === 'meeting') continue;
+    const texts = d
+      .getArray<VoiceEntry>(VOICE_LOG)
+      .toArray()
+      .flatMap((e) => (e.t === 'say' ? [e.text] : []));
+    out.set(id, texts);
+  }
+  return out;
+}
+
+/** The texts of every `say` entry a connection holds for a voice. */
+export function said(c: MeetingConnection, voice: string): string[] {
+  return c.log(voice).flatMap((e) => (e.t === 'say' ? [e.text] : []));
+}
+
+/** Same state vector of every voice document on every connection (and the same set of voices). */
+export function voicesConverged(conns: readonly MeetingConnection[], voices: readonly string[]): boolean {
+  for (const v of voices) {
+    let ref: string | null = null;
+    for (const c of conns) {
+      const d = c.voices.get(v);
+      if (!d) return false;
+      const sv = Buffer.from(Y.encodeStateVector(d)).toString('base64');
+      if (ref === null) ref = sv;
+      else if (sv !== ref) return false;
+    }
+  }
+  return true;
+}
+
+/** Run a command, resolving with its exit code and output (never throws). */
+export async function run(cmd: string, args: readonly string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    p.once('error', (e) => resolve({ code: -1, out: e.message }));
+    p.once('exit', (code) => resolve({ code, out }));
+  });
+}
