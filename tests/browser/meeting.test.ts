@@ -33,8 +33,6 @@ describe('a whole meeting, every voice with the same standing', () => {
     const joinUrl = await openMeeting(maria.page, server.url);
     await maria.page.getByRole('textbox', { name: 'Your name' }).fill('Maria');
     await maria.page.getByRole('textbox', { name: /How you are connected/ }).fill('psychiatrist');
-    await maria.page.getByRole('button', { name: 'Save my name' }).click();
-    await maria.page.getByText('Saved. Everyone in the meeting sees this.').waitFor();
     await maria.page.getByRole('button', { name: 'Go to the meeting' }).click();
     await connected(maria.page);
 
@@ -92,7 +90,7 @@ describe('a whole meeting, every voice with the same standing', () => {
     await tablet.page.getByLabel('Your different view on Maria’s words').fill('I see it differently: Leo could rest at home if we visit every day.');
     await tablet.page.getByRole('button', { name: 'Add to the record' }).click();
     for (const p of pages) {
-      const pair = p.getByRole('region', { name: /Different views, side by side: Maria and Tuula/ });
+      const pair = p.getByRole('group', { name: /Different views: Maria and Tuula/ });
       await pair.waitFor();
       await contribution(p, 'Leo could rest at home').getByText('A different view from Maria’s').waitFor();
     }
