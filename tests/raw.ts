@@ -138,9 +138,13 @@ export class RawClient {
     return d;
   }
 
-  /** Send a y-protocols message (bytes) or any raw string payload. */
-  send(doc: unknown, message: Uint8Array | unknown): void {
-    const payload = message instanceof Uint8Array ? toBase64(message) : message;
+  /** Send a y-protocols message: bytes are sent as base64 text, as the protocol wants. */
+  send(doc: unknown, message: Uint8Array | string): void {
+    this.sendRaw(doc, message instanceof Uint8Array ? toBase64(message) : message);
+  }
+
+  /** Emit a `y` event with exactly these arguments (hostile payloads: numbers, objects, binary…). */
+  sendRaw(doc: unknown, payload: unknown): void {
     (this.socket as unknown as { emit(ev: string, ...args: unknown[]): void }).emit('y', doc, payload);
   }
 
