@@ -57,6 +57,7 @@ const results: {
   environment: Record<string, unknown>;
   fanout?: { params: FanoutParams; runs: FanoutResult[]; medians: Partial<Record<Side, FanoutMedians>>; profiled: FanoutResult[] };
   profiles?: Partial<Record<Side, ProfileSummary | null>>;
+  joinProfile?: ProfileSummary | null;
   idle?: IdleResult[];
   join?: JoinResult[];
   errors: Array<{ scenario: string; side?: Side; message: string }>;
@@ -210,6 +211,22 @@ if (opts.scenarios.includes('join')) {
     }
     await save();
   }
+  if (opts.profile && opts.sides.includes('polyphony')) {
+    const dir = path.join(outDir, 'profiles', stamp, 'join-polyphony');
+    await mkdir(dir, { recursive: true });
+    log('  profiling polyphony during the joins (node --cpu-prof; not counted above)…');
+    try {
+      const res = await joinRun(
+        'polyphony',
+        { contributions: n.contributions, writers: n.writers, bulkBatch: n['bulk-batch'], joiners: n.joiners, connectBatch: n['connect-batch'] },
+        { ...ctxBase, run: 'profile', cpuProfDir: dir },
+      );
+      results.joinProfile = await summariseDir(dir, serverRoot, 25, res.windowUs);
+    } catch (e) {
+      fail('join profile', 'polyphony', e);
+    }
+    await save();
+  }
 }
 
 results.finishedAt = new Date().toISOString();
@@ -276,6 +293,10 @@ if (results.profiles) {
   }
 }
 
+if (results.joinProfile) {
+  out.push('', 'CPU profile of the polyphony server while new joiners load the large meeting:', printProfile(results.joinProfile));
+}
+
 if (results.idle?.length) {
   out.push(
     '',
@@ -303,8 +324,10 @@ if (results.idle?.length) {
   const P = results.idle.find((x) => x.side === 'polyphony');
   if (P?.httpSetupMs) {
     out.push(
-      `(Polyphony: opening ${P.meetings} meetings and ${P.connections - P.meetings} joins over HTTP took ${(P.httpSetupMs / 1000).toFixed(1)} s; ` +
-        `RSS after HTTP ${f(P.rssMB.afterHttp)} MB, after the first connection of each meeting ${f(P.rssMB.afterFirst)} MB)`,
+      `Polyphony: opening ${P.meetings} meetings and ${P.connections - P.meetings} joins over HTTP took ${(P.httpSetupMs / 1000).toFixed(1)} s ` +
+        `(a join: ${f(P.joinMs?.first)} ms in the first tenth, ${f(P.joinMs?.last)} ms in the last); ` +
+        `${P.loadedAfterHttp ?? '?'} meetings loaded before anyone connected.`,
+      `RSS: idle ${f(P.rssMB.base)} MB → after HTTP ${f(P.rssMB.afterHttp)} MB → first connection of each meeting ${f(P.rssMB.afterFirst)} MB → everyone ${f(P.rssMB.afterAll)} MB.`,
     );
   }
 }

@@ -13,7 +13,7 @@ import { BaselineClient, PolyphonyClient, processCpuMs, type BenchClient } from 
 import { joinMeeting, openMeeting } from '../lib/http.js';
 import { machineCpuMs, startServer, type ServerChild, type Side } from '../lib/proc.js';
 import { Tracker } from '../lib/tracker.js';
-import { pool, sleep, until } from '../lib/util.js';
+import { median, pool, sleep, until } from '../lib/util.js';
 import { summarise, type LatencySummary } from './fanout.js';
 
 export interface IdleParams {
@@ -31,6 +31,10 @@ export interface IdleResult {
   connections: number;
   /** Polyphony: opening the meetings and joining everyone over HTTP. */
   httpSetupMs: number | null;
+  /** Polyphony: median latency of the first and the last tenth of the joins (the store grows meanwhile). */
+  joinMs: { first: number; last: number } | null;
+  /** Polyphony: meetings held in memory right after the HTTP setup, before anyone connected (/api/health). */
+  loadedAfterHttp: number | null;
   connectMs: number;
   rssMB: { base: number; afterHttp: number | null; afterFirst: number; afterAll: number; peak: number };
   /** (RSS with everyone connected − idle server RSS) ÷ connections, and ÷ meetings. */
@@ -101,6 +105,8 @@ export async function idleRun(
     let admissions: Admission[][] = [];
     let httpSetupMs: number | null = null;
     let afterHttp: number | null = null;
+    let joinMs: IdleResult['joinMs'] = null;
+    let loadedAfterHttp: number | null = null;
     if (side === 'polyphony') {
       const t0 = performance.now();
       const firsts = await pool(
@@ -109,10 +115,20 @@ export async function idleRun(
         (m) => openMeeting(server.url, `M${m} P0`),
       );
       const pairs = firsts.flatMap((first, m) => Array.from({ length: K - 1 }, (_, k) => ({ first, m, k: k + 1 })));
-      const joined = await pool(pairs, Math.min(p.connectBatch, 16), ({ first, m, k }) => joinMeeting(server.url, first, `M${m} P${k}`));
+      const joinTimes: number[] = [];
+      const joined = await pool(pairs, Math.min(p.connectBatch, 16), async ({ first, m, k }, i) => {
+        const j0 = performance.now();
+        const a = await joinMeeting(server.url, first, `M${m} P${k}`);
+        joinTimes[i] = performance.now() - j0;
+        return a;
+      });
+      const tenth = Math.max(1, Math.floor(joinTimes.length / 10));
+      joinMs = { first: median(joinTimes.slice(0, tenth)), last: median(joinTimes.slice(-tenth)) };
       admissions = firsts.map((first) => [first]);
       pairs.forEach(({ m }, i) => admissions[m]!.push(joined[i]!));
       httpSetupMs = performance.now() - t0;
+      const health = (await (await fetch(`${server.url}/api/health`)).json()) as { meetingsLoaded?: number };
+      loadedAfterHttp = health.meetingsLoaded ?? null;
       afterHttp = await settledRss(server, 2000);
       ctx.log(`    ${M} meetings, ${M * K} participants over HTTP in ${(httpSetupMs / 1000).toFixed(1)} s; RSS ${(afterHttp / MB).toFixed(1)} MB`);
     }
@@ -186,6 +202,8 @@ export async function idleRun(
       meetings: M,
       connections,
       httpSetupMs,
+      joinMs,
+      loadedAfterHttp,
       connectMs,
       rssMB: {
         base: base / MB,

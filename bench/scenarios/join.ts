@@ -44,6 +44,8 @@ export interface JoinResult {
   recordKB: number;
   buildMs: number;
   samples: JoinSample[];
+  /** The joins, in µs of CLOCK_MONOTONIC (for windowing a CPU profile). */
+  windowUs: [number, number];
   median: { totalMs: number; httpMs: number | null; connectMs: number | null; foldMs: number | null; serverCpuMs: number; serverSharePct: number; clientCpuMs: number };
 }
 
@@ -53,7 +55,7 @@ const words = (i: number, w: number) =>
 export async function joinRun(
   side: Side,
   p: JoinParams,
-  ctx: { run: string; logDir: string; serverRoot?: string; log: (s: string) => void },
+  ctx: { run: string; logDir: string; serverRoot?: string; cpuProfDir?: string; log: (s: string) => void },
 ): Promise<JoinResult> {
   const C = p.contributions;
   const W = p.writers;
@@ -62,6 +64,7 @@ export async function joinRun(
     logFile: path.join(ctx.logDir, `join-${side}-${ctx.run}.log`),
     ...(dataDir ? { dataDir } : {}),
     ...(ctx.serverRoot ? { serverRoot: ctx.serverRoot } : {}),
+    ...(ctx.cpuProfDir ? { cpuProfDir: ctx.cpuProfDir } : {}),
   });
   const writers: BenchClient[] = [];
   try {
@@ -111,6 +114,7 @@ export async function joinRun(
 
     // ── joiners, one after another ──
     const samples: JoinSample[] = [];
+    const hr0 = Number(process.hrtime.bigint() / 1000n);
     for (let j = 0; j < p.joiners; j++) {
       const cpu0 = server.cpuMs();
       const client0 = processCpuMs();
@@ -156,6 +160,7 @@ export async function joinRun(
       joiner.close();
       await sleep(1000);
     }
+    const hr1 = Number(process.hrtime.bigint() / 1000n);
     const med = (f: (s: JoinSample) => number | null): number | null => {
       const v = samples.map(f).filter((x): x is number => x !== null);
       return v.length ? median(v) : null;
@@ -167,6 +172,7 @@ export async function joinRun(
       recordKB: recordBytes / 1024,
       buildMs,
       samples,
+      windowUs: [hr0, hr1],
       median: {
         totalMs: med((s) => s.totalMs) ?? NaN,
         httpMs: med((s) => s.httpMs),
