@@ -1,0 +1,547 @@
+/**
+ * The storage contract: one suite that every `Store` implementation must pass. Today that is the
+ * embedded `FileStore`; a PostgreSQL store adds one more harness at the bottom of this file.
+ *
+ * A harness makes an empty store and can reopen it on the same storage (durability across
+ * restarts). Implementations with a log of their own on disk also provide `faults`, so the suite can
+ * tear and corrupt it the way crashes and bad disks do.
+ */
+import { readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { randomId } from '../shared/ids.js';
+import { FileStore } from '../server/store/fileStore.js';
+import {
+  DamagedError,
+  type DocUpdate,
+  type MeetingRecord,
+  type NetworkRecord,
+  type ParticipantRecord,
+  type Store,
+} from '../server/store/types.js';
+import { onCleanup, tempDir } from './helpers.js';
+
+export interface LogFaults {
+  /** The raw bytes of a meeting's stored log (to check "left untouched"). */
+  bytes(meetingId: string): Promise<Buffer>;
+  /** Cut the last record short, inside its payload or inside its header (a crash mid-append). */
+  tearTail(meetingId: string, where: 'payload' | 'header'): Promise<void>;
+  /** Flip one bit inside record number `index` (0-based): `where` is its payload or its length field. */
+  corrupt(meetingId: string, index: number, where: 'payload' | 'length'): Promise<void>;
+}
+
+export interface StoreUnderTest {
+  store: Store;
+  /** Close the store and open a new one on the same storage. */
+  reopen(): Promise<Store>;
+  faults?: LogFaults;
+}
+
+export interface StoreHarness {
+  name: string;
+  create(): Promise<StoreUnderTest>;
+  /** The store keeps a log of its own that the suite can damage (`faults` is then always given). */
+  damageable: boolean;
+}
+
+// ── records ──────────────────────────────────────────────────────────────────────────────
+
+function network(over: Partial<NetworkRecord> = {}): NetworkRecord {
+  return { id: randomId(), name: '', firstContactAt: 1_000, ...over };
+}
+
+function meeting(networkId: string, over: Partial<MeetingRecord> = {}): MeetingRecord {
+  return {
+    id: randomId(),
+    networkId,
+    previous: null,
+    openedAt: 2_000,
+    joinHash: 'a'.repeat(64),
+    status: 'open',
+    locked: false,
+    facilitators: [],
+    ...over,
+  };
+}
+
+function participant(meetingId: string, over: Partial<ParticipantRecord> = {}): ParticipantRecord {
+  return {
+    id: randomId(),
+    meetingId,
+    tokenHash: randomId() + randomId(),
+    name: 'Anna',
+    relation: 'it is about me',
+    aboutMe: true,
+    joinedAt: 3_000,
+    revoked: false,
+    ...over,
+  };
+}
+
+function update(doc: string, ...bytes: number[]): DocUpdate {
+  return { doc, update: new Uint8Array(bytes) };
+}
+
+/** Updates as comparable plain values. */
+function plain(updates: readonly DocUpdate[]): Array<[string, number[]]> {
+  return updates.map((u) => [u.doc, [...u.update]]);
+}
+
+async function seeded(store: Store): Promise<{ net: NetworkRecord; m: MeetingRecord; fac: ParticipantRecord }> {
+  const net = network();
+  const m = meeting(net.id);
+  const fac = participant(m.id, { name: 'Facilitator', aboutMe: false });
+  m.facilitators = [fac.id];
+  await store.createMeeting(net, structuredClone(m), [structuredClone(fac)]);
+  return { net, m, fac };
+}
+
+/** A promise-returning call must report failure as a rejected promise, never as a synchronous throw. */
+async function rejects(call: () => Promise<unknown>): Promise<void> {
+  let p: Promise<unknown> | undefined;
+  expect(() => {
+    p = call();
+  }).not.toThrow();
+  await expect(p).rejects.toThrow();
+}
+
+// ── the contract ─────────────────────────────────────────────────────────────────────────
+
+export function storeContract(harness: StoreHarness): void {
+  describe(`Store contract: ${harness.name}`, () => {
+    const open = () => harness.create();
+
+    describe('meetings, networks and participants', () => {
+      it('creates a meeting with its network and first participants, and reads them back', async () => {
+        const { store } = await open();
+        const net = network({ name: "Anna's network" });
+        const m = meeting(net.id);
+        const fac = participant(m.id, { name: 'Maria', relation: 'psychologist', aboutMe: false });
+        const anna = participant(m.id);
+        m.facilitators = [fac.id];
+        await store.createMeeting(net, structuredClone(m), [structuredClone(fac), structuredClone(anna)]);
+        expect(await store.meeting(m.id)).toEqual(m);
+        expect(await store.network(net.id)).toEqual(net);
+        expect(await store.participant(fac.id)).toEqual(fac);
+        expect(await store.participant(anna.id)).toEqual(anna);
+        expect((await store.participants(m.id)).sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+          [fac, anna].sort((a, b) => a.id.localeCompare(b.id)),
+        );
+      });
+
+      it("a network's meetings come oldest first; a later meeting joins the same network", async () => {
+        const { store } = await open();
+        const net = network();
+        const second = meeting(net.id, { openedAt: 5_000 });
+        const first = meeting(net.id, { openedAt: 4_000 });
+        await store.createMeeting(net, structuredClone(second), [participant(second.id)]);
+        await store.createMeeting(null, structuredClone(first), [participant(first.id)]);
+        await store.createMeeting(network(), meeting(randomId()), []);
+        expect((await store.meetingsOfNetwork(net.id)).map((x) => x.id)).toEqual([first.id, second.id]);
+        expect(await store.meetingsOfNetwork(randomId())).toEqual([]);
+      });
+
+      it('unknown ids and object-prototype keys find nothing', async () => {
+        const { store } = await open();
+        await seeded(store);
+        for (const key of [randomId(), '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype', '']) {
+          expect(await store.meeting(key)).toBeUndefined();
+          expect(await store.network(key)).toBeUndefined();
+          expect(await store.participant(key)).toBeUndefined();
+          expect(await store.session(key)).toBeUndefined();
+          expect(await store.participants(key)).toEqual([]);
+          expect(await store.participantsByTokenHash(key)).toEqual([]);
+          expect(await store.meetingsOfNetwork(key)).toEqual([]);
+          expect(await store.accessLog(key)).toEqual([]);
+        }
+      });
+
+      it('updates change only what they name', async () => {
+        const { store } = await open();
+        const { net, m, fac } = await seeded(store);
+        await store.updateMeeting(m.id, { status: 'ended', endedAt: 9_000 });
+        await store.updateMeeting(m.id, { locked: true });
+        expect(await store.meeting(m.id)).toEqual({ ...m, status: 'ended', endedAt: 9_000, locked: true });
+        await store.updateNetwork(net.id, { name: 'The Virtanens' });
+        expect(await store.network(net.id)).toEqual({ ...net, name: 'The Virtanens' });
+        await store.updateParticipant(fac.id, { name: 'Maria V.', revoked: true });
+        expect(await store.participant(fac.id)).toEqual({ ...fac, name: 'Maria V.', revoked: true });
+      });
+
+      it('updating something that does not exist fails and creates nothing', async () => {
+        const { store } = await open();
+        const ghost = randomId();
+        await rejects(() => store.updateMeeting(ghost, { locked: true }));
+        await rejects(() => store.updateParticipant(ghost, { name: 'x' }));
+        await rejects(() => store.updateNetwork(ghost, { name: 'x' }));
+        expect(await store.meeting(ghost)).toBeUndefined();
+        expect(await store.participant(ghost)).toBeUndefined();
+        expect(await store.network(ghost)).toBeUndefined();
+      });
+
+      it('records read back are copies: changing one changes nothing stored', async () => {
+        const { store } = await open();
+        const { m, fac } = await seeded(store);
+        const readMeeting = (await store.meeting(m.id))!;
+        readMeeting.status = 'ended';
+        readMeeting.facilitators.push('someone');
+        const readPerson = (await store.participant(fac.id))!;
+        readPerson.revoked = true;
+        expect(await store.meeting(m.id)).toEqual(m);
+        expect(await store.participant(fac.id)).toEqual(fac);
+      });
+    });
+
+    describe('personal links and sessions', () => {
+      it('finds every participant record of a person by the hash of their personal link', async () => {
+        const { store } = await open();
+        const { m } = await seeded(store);
+        const hash = 'f'.repeat(64);
+        const inFirst = participant(m.id, { tokenHash: hash });
+        await store.addParticipant(structuredClone(inFirst));
+        const { m: m2 } = await seeded(store);
+        const inSecond = participant(m2.id, { tokenHash: hash });
+        await store.addParticipant(structuredClone(inSecond));
+        const found = await store.participantsByTokenHash(hash);
+        expect(found.map((p) => p.id).sort()).toEqual([inFirst.id, inSecond.id].sort());
+        expect(await store.participantsByTokenHash('e'.repeat(64))).toEqual([]);
+      });
+
+      it('a new link hash replaces the old one for lookup', async () => {
+        const { store } = await open();
+        const { m } = await seeded(store);
+        const p = participant(m.id, { tokenHash: '1'.repeat(64) });
+        await store.addParticipant(structuredClone(p));
+        await store.updateParticipant(p.id, { tokenHash: '2'.repeat(64) });
+        expect(await store.participantsByTokenHash('1'.repeat(64))).toEqual([]);
+        expect((await store.participantsByTokenHash('2'.repeat(64))).map((x) => x.id)).toEqual([p.id]);
+      });
+
+      it('sessions are created, extended without duplicates, and found by hash', async () => {
+        const { store } = await open();
+        const s = 'c'.repeat(64);
+        await store.addToSession(s, 'member-1');
+        await store.addToSession(s, 'member-2');
+        await store.addToSession(s, 'member-1');
+        const got = await store.session(s);
+        expect(got?.hash).toBe(s);
+        expect(got?.members).toEqual(['member-1', 'member-2']);
+        expect(typeof got?.createdAt).toBe('number');
+        expect(await store.session('d'.repeat(64))).toBeUndefined();
+      });
+    });
+
+    describe('access log', () => {
+      it("keeps each meeting's entries in order", async () => {
+        const { store } = await open();
+        const a = randomId();
+        const b = randomId();
+        await store.logAccess({ meetingId: a, participantId: 'p1', action: 'opened-record', at: 1 });
+        await store.logAccess({ meetingId: b, participantId: 'p2', action: 'exported-json', at: 2 });
+        await store.logAccess({
+          meetingId: a,
+          participantId: 'p3',
+          action: 'exported-markdown',
+          at: 3,
+          note: 'printed',
+        });
+        expect(await store.accessLog(a)).toEqual([
+          { meetingId: a, participantId: 'p1', action: 'opened-record', at: 1 },
+          { meetingId: a, participantId: 'p3', action: 'exported-markdown', at: 3, note: 'printed' },
+        ]);
+        expect((await store.accessLog(b)).map((e) => e.action)).toEqual(['exported-json']);
+      });
+    });
+
+    describe('update logs', () => {
+      it('a meeting with nothing stored loads no updates', async () => {
+        const { store } = await open();
+        expect(await store.loadUpdates(randomId())).toEqual([]);
+      });
+
+      it('loads appended updates in the order they were appended, byte for byte', async () => {
+        const { store } = await open();
+        const id = randomId();
+        const voice = randomId();
+        await store.appendUpdates(id, [update('meeting', 1, 2, 3), update(voice, 4)]);
+        await store.appendUpdates(id, []);
+        await store.appendUpdates(id, [update(voice, 5, 6)]);
+        const big = new Uint8Array(1024 * 1024).map((_, i) => i % 251);
+        await store.appendUpdates(id, [{ doc: voice, update: big }, update('meeting', 0)]);
+        const loaded = await store.loadUpdates(id);
+        expect(plain(loaded.slice(0, 3))).toEqual([
+          ['meeting', [1, 2, 3]],
+          [voice, [4]],
+          [voice, [5, 6]],
+        ]);
+        expect(loaded[3]?.doc).toBe(voice);
+        expect(Buffer.from(loaded[3]!.update).equals(Buffer.from(big))).toBe(true);
+        expect(plain(loaded.slice(4))).toEqual([['meeting', [0]]]);
+        // Each meeting has its own log.
+        expect(await store.loadUpdates(randomId())).toEqual([]);
+      });
+
+      it('concurrent appends all land, in call order', async () => {
+        const { store } = await open();
+        const id = randomId();
+        await Promise.all(
+          Array.from({ length: 50 }, (_, i) =>
+            store.appendUpdates(id, [update('meeting', i), update('meeting', i, i)]),
+          ),
+        );
+        const loaded = plain(await store.loadUpdates(id));
+        expect(loaded).toEqual(
+          Array.from({ length: 50 }, (_, i) => [
+            ['meeting', [i]] as [string, number[]],
+            ['meeting', [i, i]] as [string, number[]],
+          ]).flat(),
+        );
+      });
+
+      it('compaction replaces the log; later appends follow it', async () => {
+        const { store } = await open();
+        const id = randomId();
+        await store.appendUpdates(id, [update('meeting', 1), update('meeting', 2), update('meeting', 3)]);
+        await store.compact(id, [update('meeting', 9, 9)]);
+        expect(plain(await store.loadUpdates(id))).toEqual([['meeting', [9, 9]]]);
+        await store.appendUpdates(id, [update('meeting', 4)]);
+        expect(plain(await store.loadUpdates(id))).toEqual([
+          ['meeting', [9, 9]],
+          ['meeting', [4]],
+        ]);
+      });
+
+      it("removing a meeting's updates leaves nothing to load", async () => {
+        const { store } = await open();
+        const id = randomId();
+        await store.appendUpdates(id, [update('meeting', 1)]);
+        await store.removeUpdates(id);
+        expect(await store.loadUpdates(id)).toEqual([]);
+        await store.appendUpdates(id, [update('meeting', 2)]);
+        expect(plain(await store.loadUpdates(id))).toEqual([['meeting', [2]]]);
+      });
+
+      it('meeting ids that are not ids are refused (as a rejected promise) and create nothing', async () => {
+        const { store } = await open();
+        for (const bad of ['../escape', '..', '__proto__', '', 'a/b', `${randomId()}x`]) {
+          await rejects(() => store.appendUpdates(bad, [update('meeting', 1)]));
+          await rejects(() => store.compact(bad, [update('meeting', 1)]));
+          await rejects(() => store.loadUpdates(bad));
+        }
+      });
+    });
+
+    describe('durability across a restart', () => {
+      it('everything written is there after reopening', async () => {
+        const t = await open();
+        const { net, m, fac } = await seeded(t.store);
+        const other = participant(m.id, { tokenHash: '7'.repeat(64) });
+        await t.store.addParticipant(structuredClone(other));
+        await t.store.updateMeeting(m.id, { locked: true });
+        await t.store.addToSession('5'.repeat(64), '7'.repeat(64));
+        await t.store.logAccess({ meetingId: m.id, participantId: fac.id, action: 'opened-record', at: 7 });
+        await t.store.appendUpdates(m.id, [update('meeting', 1), update(fac.id, 2)]);
+        await t.store.appendUpdates(m.id, [update(fac.id, 3)]);
+        const store = await t.reopen();
+        expect(await store.meeting(m.id)).toEqual({ ...m, locked: true });
+        expect(await store.network(net.id)).toEqual(net);
+        expect(await store.participant(other.id)).toEqual(other);
+        expect((await store.participantsByTokenHash('7'.repeat(64))).map((p) => p.id)).toEqual([other.id]);
+        expect((await store.session('5'.repeat(64)))?.members).toEqual(['7'.repeat(64)]);
+        expect(await store.accessLog(m.id)).toHaveLength(1);
+        expect(plain(await store.loadUpdates(m.id))).toEqual([
+          ['meeting', [1]],
+          [fac.id, [2]],
+          [fac.id, [3]],
+        ]);
+        await store.appendUpdates(m.id, [update(fac.id, 4)]);
+        expect(plain(await store.loadUpdates(m.id)).at(-1)).toEqual([fac.id, [4]]);
+      });
+    });
+
+    if (!harness.damageable) return;
+    const damageable = async (): Promise<StoreUnderTest & { faults: LogFaults }> => {
+      const t = await open();
+      if (!t.faults) throw new Error(`${harness.name} says it is damageable but gives no faults`);
+      return {
+        ...t,
+        faults: t.faults,
+        reopen: t.reopen,
+        get store() {
+          return t.store;
+        },
+      };
+    };
+
+    describe('damage', () => {
+      it('a torn tail (a crash mid-append) loads without the torn record; appending then works', async () => {
+        const t = await damageable();
+        const id = randomId();
+        await t.store.appendUpdates(id, [update('meeting', 1, 1, 1)]);
+        await t.store.appendUpdates(id, [update('meeting', 2, 2, 2)]);
+        await t.store.appendUpdates(id, [update('meeting', 3, 3, 3, 3, 3, 3, 3, 3)]);
+        let store = await t.reopen();
+        await t.faults.tearTail(id, 'payload');
+        store = await t.reopen();
+        expect(plain(await store.loadUpdates(id))).toEqual([
+          ['meeting', [1, 1, 1]],
+          ['meeting', [2, 2, 2]],
+        ]);
+        await store.appendUpdates(id, [update('meeting', 4)]);
+        store = await t.reopen();
+        expect(plain(await store.loadUpdates(id))).toEqual([
+          ['meeting', [1, 1, 1]],
+          ['meeting', [2, 2, 2]],
+          ['meeting', [4]],
+        ]);
+      });
+
+      it('a tail torn inside a record header is dropped too', async () => {
+        const t = await damageable();
+        const id = randomId();
+        await t.store.appendUpdates(id, [update('meeting', 1)]);
+        await t.store.appendUpdates(id, [update('meeting', 2)]);
+        await t.reopen();
+        await t.faults.tearTail(id, 'header');
+        const store = await t.reopen();
+        expect(plain(await store.loadUpdates(id))).toEqual([['meeting', [1]]]);
+      });
+
+      it.each(['payload', 'length'] as const)(
+        'a record corrupted in the middle (%s) throws DamagedError and leaves the log untouched',
+        async (where) => {
+          const t = await damageable();
+          const id = randomId();
+          for (let i = 0; i < 4; i++) await t.store.appendUpdates(id, [update('meeting', i, i, i, i)]);
+          await t.reopen();
+          await t.faults.corrupt(id, 1, where);
+          const damaged = await t.faults.bytes(id);
+          let store = await t.reopen();
+          await expect(store.loadUpdates(id)).rejects.toBeInstanceOf(DamagedError);
+          expect((await t.faults.bytes(id)).equals(damaged)).toBe(true);
+          // Still damaged the next time: nothing was "repaired" by dropping acknowledged records.
+          store = await t.reopen();
+          await expect(store.loadUpdates(id)).rejects.toBeInstanceOf(DamagedError);
+          expect((await t.faults.bytes(id)).equals(damaged)).toBe(true);
+          // Other meetings are unaffected.
+          const fine = randomId();
+          await store.appendUpdates(fine, [update('meeting', 7)]);
+          expect(plain(await store.loadUpdates(fine))).toEqual([['meeting', [7]]]);
+        },
+      );
+    });
+  });
+}
+
+// ── implementations ──────────────────────────────────────────────────────────────────────
+
+const HEADER = 8;
+
+/** Offsets of the records in a FileStore log: [u32 length][u32 crc32][payload]. */
+function recordOffsets(buf: Buffer): number[] {
+  const out: number[] = [];
+  let off = 0;
+  while (off + HEADER <= buf.length) {
+    out.push(off);
+    off += HEADER + buf.readUInt32LE(off);
+  }
+  return out;
+}
+
+const fileStore: StoreHarness = {
+  name: 'FileStore (lowdb + append-only update logs)',
+  damageable: true,
+  async create() {
+    const dir = await tempDir('polyphony-store-');
+    let store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    const logFile = (meetingId: string) => path.join(dir, 'meetings', `${meetingId}.ylog`);
+    return {
+      get store() {
+        return store;
+      },
+      async reopen() {
+        await store.close();
+        store = await FileStore.open(dir);
+        return store;
+      },
+      faults: {
+        bytes: (meetingId) => readFile(logFile(meetingId)),
+        async tearTail(meetingId, where) {
+          const buf = await readFile(logFile(meetingId));
+          const last = recordOffsets(buf).at(-1);
+          if (last === undefined) throw new Error('no record to tear');
+          const keep = where === 'header' ? 3 : HEADER + Math.floor(buf.readUInt32LE(last) / 2);
+          await truncate(logFile(meetingId), last + keep);
+        },
+        async corrupt(meetingId, index, where) {
+          const buf = await readFile(logFile(meetingId));
+          const off = recordOffsets(buf)[index];
+          if (off === undefined) throw new Error(`no record ${index}`);
+          // The payload's last byte, or the high byte of the length field.
+          const at = where === 'payload' ? off + HEADER + buf.readUInt32LE(off) - 1 : off + 3;
+          buf[at] = buf[at]! ^ 0x40;
+          await writeFile(logFile(meetingId), buf);
+        },
+      },
+    };
+  },
+};
+
+storeContract(fileStore);
+
+describe('FileStore start-up with damaged metadata', () => {
+  it('invalid JSON in db.json: opening fails with DamagedError and the file is left as it was', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const first = await FileStore.open(dir);
+    await seeded(first);
+    await first.close();
+    const file = path.join(dir, 'db.json');
+    const good = await readFile(file);
+    const cut = good.subarray(0, Math.floor(good.length / 2));
+    await writeFile(file, cut);
+    await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
+    expect((await readFile(file)).equals(cut)).toBe(true);
+    await writeFile(file, '{"version": 1, "meetings": []}');
+    await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
+    expect(await readFile(file, 'utf8')).toBe('{"version": 1, "meetings": []}');
+  });
+
+  it('a stale temp file from a crash mid-write is ignored; the last good data loads', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const first = await FileStore.open(dir);
+    const { m } = await seeded(first);
+    await first.close();
+    await writeFile(path.join(dir, 'db.json.tmp'), '{"version": 1, "meetin');
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    expect((await store.meeting(m.id))?.id).toBe(m.id);
+    // And the next write replaces the stale temp file rather than tripping over it.
+    await store.updateMeeting(m.id, { locked: true });
+    const reopened = await FileStore.open(dir);
+    onCleanup(() => reopened.close());
+    expect((await reopened.meeting(m.id))?.locked).toBe(true);
+  });
+
+  it('a damaged meeting log keeps a copy for recovery beside the untouched original', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    const id = randomId();
+    await store.appendUpdates(id, [update('meeting', 1)]);
+    await store.appendUpdates(id, [update('meeting', 2)]);
+    await store.close();
+    const file = path.join(dir, 'meetings', `${id}.ylog`);
+    const buf = await readFile(file);
+    buf[HEADER + 1] = buf[HEADER + 1]! ^ 1;
+    await writeFile(file, buf);
+    const again = await FileStore.open(dir);
+    onCleanup(() => again.close());
+    await expect(again.loadUpdates(id)).rejects.toBeInstanceOf(DamagedError);
+    const files = await readdir(path.join(dir, 'meetings'));
+    const copy = files.find((f) => f.startsWith(`${id}.ylog.damaged-`));
+    expect(copy).toBeDefined();
+    expect((await readFile(path.join(dir, 'meetings', copy!))).equals(buf)).toBe(true);
+    expect((await readFile(file)).equals(buf)).toBe(true);
+  });
+});
