@@ -60,7 +60,8 @@ describe('a whole meeting, every voice with the same standing', () => {
     await sheet.getByRole('button', { name: 'Add this person' }).click();
     await sheet.getByText('Grandma is now in the meeting.').waitFor();
     // Her own personal link, as text and QR code, for her own phone later.
-    expect(await sheet.getByRole('link', { name: /Grandma’s personal link/ }).getAttribute('href')).toMatch(/\/#\/me\/[A-Za-z0-9_-]{22}$/);
+    const grandmasLink = (await sheet.getByRole('link', { name: /Grandma’s personal link/ }).getAttribute('href')) ?? '';
+    expect(grandmasLink).toMatch(/\/#\/me\/[A-Za-z0-9_-]{22}$/);
     await expect.poll(() => sheet.locator('svg.qr').count()).toBe(1);
     await shot(tablet.page, 'more-added-person-tablet');
     await sheet.getByRole('button', { name: 'Write down Grandma’s words' }).click();
@@ -79,6 +80,28 @@ describe('a whole meeting, every voice with the same standing', () => {
     // On the shared device, Grandma confirms (her own voice, through her own link's credentials).
     await contribution(tablet.page, 'looked after the garden').getByRole('button', { name: 'Confirm as Grandma' }).click();
     for (const p of pages) await contribution(p, 'looked after the garden').getByText(/Written down by Tuula\.\s*Confirmed by Grandma\./).waitFor();
+    // Later, from her own phone (her personal link), Grandma corrects other words written for her.
+    await tablet.page.getByLabel('Grandma’s words').fill('She says the nights are the worst.');
+    await tablet.page.getByRole('button', { name: 'Add to the record' }).click();
+    await contribution(tablet.page, 'nights are the worst').getByText(/Not yet confirmed/).waitFor();
+    const grandma = await person(browser, server.url);
+    await grandma.page.goto(grandmasLink);
+    await connected(grandma.page);
+    const scribed = contribution(grandma.page, 'nights are the worst');
+    await scribed.getByText('Tuula wrote this down for you. Are these your words?').waitFor();
+    const scribedRef = await scribed.getAttribute('data-ref');
+    await scribed.getByRole('button', { name: 'Correct them' }).click();
+    const editing = grandma.page.locator(`article[data-ref="${scribedRef}"]`);
+    await editing.getByLabel('Correct the words').fill('I said the evenings are the worst, not the nights.');
+    await editing.getByRole('button', { name: 'Save the correction' }).click();
+    for (const p of [...pages, grandma.page]) {
+      const c = contribution(p, 'the evenings are the worst');
+      await c.getByText(/Written down by Tuula\.\s*Corrected by Grandma\./).waitFor();
+      await c.getByText('Changed — see the earlier words').waitFor();
+    }
+    // Her correction stands: the scribe can no longer change those words.
+    await expect.poll(() => contribution(tablet.page, 'the evenings are the worst').getByRole('button', { name: 'More' }).count()).toBe(0);
+    await grandma.context.close();
     // Back to writing in her own voice.
     await tablet.page.getByRole('combobox', { name: 'Writing for' }).selectOption({ label: 'Me' });
 
