@@ -27,7 +27,12 @@ function until(conn: MeetingConnection, cond: () => boolean, timeoutMs: number):
   });
 }
 
-export async function actAs(meetingId: string, token: string, act: (conn: MeetingConnection) => void, timeoutMs = 20_000): Promise<void> {
+export async function actAs(
+  meetingId: string,
+  token: string,
+  act: (conn: MeetingConnection) => void,
+  timeoutMs = 20_000,
+): Promise<void> {
   const conn = new MeetingConnection({ meetingId, token, socket: { forceNew: true } });
   try {
     await until(conn, () => conn.me !== null && conn.status === 'connected', timeoutMs);

@@ -2,7 +2,14 @@
  * The HTTP API, typed. Every failure becomes an `ApiFailure` whose message can be shown as it is:
  * the server's own plain words, or ours when the server could not be reached.
  */
-import type { Admission, ApiError, JoinInput, MyMeeting, OpenMeetingInput, ProfileInput } from '../../shared/protocol.js';
+import type {
+  Admission,
+  ApiError,
+  JoinInput,
+  MyMeeting,
+  OpenMeetingInput,
+  ProfileInput,
+} from '../../shared/protocol.js';
 
 export class ApiFailure extends Error {
   constructor(
@@ -42,10 +49,12 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 
 export const api = {
   open: (input: OpenMeetingInput = {}) => call<Admission>('POST', '/api/meetings', input),
-  join: (meetingId: string, input: JoinInput) => call<Admission>('POST', `/api/meetings/${encodeURIComponent(meetingId)}/join`, input),
+  join: (meetingId: string, input: JoinInput) =>
+    call<Admission>('POST', `/api/meetings/${encodeURIComponent(meetingId)}/join`, input),
   session: (token: string) => call<{ meetingId: string; participantId: string }>('POST', '/api/session', { token }),
   me: () => call<{ meetings: MyMeeting[] }>('GET', '/api/me'),
-  profile: (meetingId: string, patch: ProfileInput) => call<{ ok: true }>('PATCH', `/api/meetings/${encodeURIComponent(meetingId)}/me`, patch),
+  profile: (meetingId: string, patch: ProfileInput) =>
+    call<{ ok: true }>('PATCH', `/api/meetings/${encodeURIComponent(meetingId)}/me`, patch),
 };
 
 /** The message of any error, for showing. */

@@ -8,7 +8,15 @@ import { createContext } from 'svelte';
 import type { ControlEvent } from './connection.js';
 import { MeetingConnection } from './connection.js';
 import type { ClientToServerEvents } from '../../shared/protocol.js';
-import { displayName, type ItemView, type MeetingEvent, type MeetingState, type Person, type RecordView, type Stance } from '../../shared/record.js';
+import {
+  displayName,
+  type ItemView,
+  type MeetingEvent,
+  type MeetingState,
+  type Person,
+  type RecordView,
+  type Stance,
+} from '../../shared/record.js';
 import { localMeeting, rememberMeeting, type LocalMeeting } from './local.js';
 
 export interface PersonRow {
@@ -118,7 +126,9 @@ export class RoomState {
   readonly ended = $derived(this.state.status === 'ended');
   readonly isFacilitator = $derived(this.me !== null && (this.state.facilitators ?? []).includes(this.me));
   /** Can I write now? (Offline is fine: words are kept and sent later.) */
-  readonly canWrite = $derived(this.me !== null && !this.ended && this.status !== 'refused' && !this.people.get(this.me)?.removed);
+  readonly canWrite = $derived(
+    this.me !== null && !this.ended && this.status !== 'refused' && !this.people.get(this.me)?.removed,
+  );
 
   person(id: string): Person | undefined {
     return this.people.get(id);
@@ -150,7 +160,10 @@ export class RoomState {
 
   // ── writing (always into my own voice document) ─────────────────────────────────────
 
-  say(text: string, opts: { re?: string; view?: 'answer' | 'different'; proposal?: boolean; forPerson?: string } = {}): string {
+  say(
+    text: string,
+    opts: { re?: string; view?: 'answer' | 'different'; proposal?: boolean; forPerson?: string } = {},
+  ): string {
     return this.conn.say(text, opts);
   }
   amend(entryId: string, text: string): string {

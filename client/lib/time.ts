@@ -1,6 +1,12 @@
 /** Times as people read them, in the device's own locale. */
 const hm = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayHm = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' });
+const dayHm = new Intl.DateTimeFormat(undefined, {
+  weekday: 'short',
+  day: 'numeric',
+  month: 'long',
+  hour: '2-digit',
+  minute: '2-digit',
+});
 
 export function clock(ms: number): string {
   return hm.format(ms);

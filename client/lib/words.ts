@@ -24,7 +24,9 @@ export function describeEvent(ev: MeetingEvent, name: (id: string) => string): s
     case 'ended':
       return `${by} ended the meeting. The record can still be read.`;
     case 'facilitation':
-      return ev.mode === 'hand' ? `${by} handed facilitation to ${name(ev.to)}.` : `${by} now shares facilitation with ${name(ev.to)}.`;
+      return ev.mode === 'hand'
+        ? `${by} handed facilitation to ${name(ev.to)}.`
+        : `${by} now shares facilitation with ${name(ev.to)}.`;
     case 'removed':
       return `${by} removed ${name(ev.who)} from the meeting. Their words stay in the record.`;
     case 'person-added':
@@ -34,7 +36,9 @@ export function describeEvent(ev: MeetingEvent, name: (id: string) => string): s
     case 'reflecting-ended':
       return `${by} ended the reflecting conversation. Now it is the network's turn to respond.`;
     case 'response-closed':
-      return ev.responded ? `The network has responded (${by} noted it).` : `The network chose not to respond now (${by} noted it).`;
+      return ev.responded
+        ? `The network has responded (${by} noted it).`
+        : `The network chose not to respond now (${by} noted it).`;
   }
 }
 
@@ -48,7 +52,14 @@ export function agreedTime(when: string): string {
 
 export function describeNext(next: NextMeeting | null): string {
   if (!next) return 'Nothing was noted about a next meeting.';
-  if (!next.agreed) return next.arranger ? `The next meeting is not agreed yet. ${next.arranger} will arrange it.` : 'The next meeting is not agreed yet.';
-  const parts = [next.when && `when: ${agreedTime(next.when)}`, next.where && `where: ${next.where}`, next.who && `who: ${next.who}`].filter(Boolean);
+  if (!next.agreed)
+    return next.arranger
+      ? `The next meeting is not agreed yet. ${next.arranger} will arrange it.`
+      : 'The next meeting is not agreed yet.';
+  const parts = [
+    next.when && `when: ${agreedTime(next.when)}`,
+    next.where && `where: ${next.where}`,
+    next.who && `who: ${next.who}`,
+  ].filter(Boolean);
   return `Next meeting agreed${parts.length ? ` — ${parts.join('; ')}` : ''}.`;
 }

@@ -8,7 +8,18 @@ import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers.js';
-import { DESKTOP, connected, contribution, joinMeeting, launch, more, openMeeting, person, shot, write } from './browser.js';
+import {
+  DESKTOP,
+  connected,
+  contribution,
+  joinMeeting,
+  launch,
+  more,
+  openMeeting,
+  person,
+  shot,
+  write,
+} from './browser.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -21,7 +32,9 @@ const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
 async function axe(page: Page, what: string): Promise<void> {
   const result = await new AxeBuilder({ page }).withTags(TAGS).analyze();
-  const found = result.violations.map((v) => `${what}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  const found = result.violations.map(
+    (v) => `${what}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+  );
   expect(found).toEqual([]);
   // Sanity: axe really looked at the page.
   expect(result.passes.length).toBeGreaterThan(5);
@@ -39,7 +52,10 @@ describe('accessibility', () => {
     await fac.page.goto(server.url);
     await fac.page.getByRole('button', { name: 'Open a meeting' }).waitFor();
     // lang and dir are set on <html>.
-    expect(await fac.page.evaluate(() => [document.documentElement.lang, document.documentElement.dir])).toEqual(['en', 'ltr']);
+    expect(await fac.page.evaluate(() => [document.documentElement.lang, document.documentElement.dir])).toEqual([
+      'en',
+      'ltr',
+    ]);
     await axe(fac.page, 'home');
     const joinUrl = await openMeeting(fac.page, server.url);
     await axe(fac.page, 'share');
@@ -86,13 +102,19 @@ describe('accessibility', () => {
     await hers.getByLabel('Change the words').fill('He stopped eating on Sunday.');
     await hers.getByRole('button', { name: 'Save the change' }).click();
     await contribution(fac.page, 'stopped eating on Sunday').getByText('Changed — see the earlier words').click();
-    await contribution(anna.page, 'We meet again on Thursday').getByText(/Anna:\s*Agree/).waitFor();
+    await contribution(anna.page, 'We meet again on Thursday')
+      .getByText(/Anna:\s*Agree/)
+      .waitFor();
     await write(anna.page, 'Sorry, wrong meeting.');
-    const slip = anna.page.locator(`article[data-ref="${await contribution(anna.page, 'wrong meeting').getAttribute('data-ref')}"]`);
+    const slip = anna.page.locator(
+      `article[data-ref="${await contribution(anna.page, 'wrong meeting').getAttribute('data-ref')}"]`,
+    );
     await slip.getByRole('button', { name: 'More' }).click();
     await slip.getByRole('button', { name: 'Take back' }).click();
     await slip.getByRole('button', { name: 'Yes, take them back' }).click();
-    await contribution(fac.page, 'wrong meeting').getByText(/took these words back/).waitFor();
+    await contribution(fac.page, 'wrong meeting')
+      .getByText(/took these words back/)
+      .waitFor();
     await fac.page.getByRole('button', { name: 'More details' }).click();
 
     await axe(fac.page, 'room (desktop)');

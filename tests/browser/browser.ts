@@ -5,11 +5,23 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  type Locator,
+  type Page,
+} from 'playwright-core';
 import { expect } from 'vitest';
 import { onCleanup } from '../helpers.js';
 
-export const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+export const PHONE: BrowserContextOptions = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+};
 export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 900 } };
 export const OUTPUT = path.resolve('tests/output');
 
@@ -17,14 +29,25 @@ export async function launch(): Promise<Browser> {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   onCleanup(() => browser.close());
   return browser;
 }
 
 /** A new person: a fresh browser context (own cookies and storage) with one page. */
-export async function person(browser: Browser, url: string, options: BrowserContextOptions = PHONE): Promise<{ context: BrowserContext; page: Page }> {
+export async function person(
+  browser: Browser,
+  url: string,
+  options: BrowserContextOptions = PHONE,
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ ...options, locale: 'en-GB', timezoneId: 'Europe/Helsinki' });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
   // Every wait names what it waited for when it fails, well before the test's own timeout.
@@ -72,7 +95,13 @@ export async function openMeeting(page: Page, url: string): Promise<string> {
 }
 
 /** Join from the join link as a new person; waits until connected in the room. */
-export async function joinMeeting(page: Page, joinUrl: string, name: string, relation = '', aboutMe = false): Promise<void> {
+export async function joinMeeting(
+  page: Page,
+  joinUrl: string,
+  name: string,
+  relation = '',
+  aboutMe = false,
+): Promise<void> {
   await page.goto(joinUrl);
   await page.getByRole('heading', { name: 'Before you join' }).waitFor();
   await page.getByRole('textbox', { name: 'Your name' }).fill(name);
@@ -83,7 +112,10 @@ export async function joinMeeting(page: Page, joinUrl: string, name: string, rel
 }
 
 export async function connected(page: Page): Promise<void> {
-  await page.getByRole('status').filter({ hasText: /^Connected/ }).waitFor();
+  await page
+    .getByRole('status')
+    .filter({ hasText: /^Connected/ })
+    .waitFor();
 }
 
 /** Write in the composer and add it to the record; waits until it shows. */
@@ -95,7 +127,10 @@ export async function write(page: Page, text: string): Promise<void> {
 
 /** Saved means the server has it on durable storage. */
 export async function saved(page: Page): Promise<void> {
-  await page.getByRole('status').filter({ hasText: /· Saved$/ }).waitFor();
+  await page
+    .getByRole('status')
+    .filter({ hasText: /· Saved$/ })
+    .waitFor();
 }
 
 /** Open the room's "More" sheet. */
@@ -136,12 +171,20 @@ export const STYLE_PROPERTIES = [
 
 /** Computed styles of a contribution, of its name line and of its words. */
 export async function stylesOf(article: Locator): Promise<Record<string, Record<string, string>>> {
-  return article.evaluate((el, props) => {
-    const pick = (node: Element | null) => {
-      if (!node) return {};
-      const cs = getComputedStyle(node);
-      return Object.fromEntries(props.map((p) => [p, cs.getPropertyValue(p)]));
-    };
-    return { article: pick(el), name: pick(el.querySelector('.name')), text: pick(el.querySelector('p.text')), meta: pick(el.querySelector('.meta')) };
-  }, [...STYLE_PROPERTIES]);
+  return article.evaluate(
+    (el, props) => {
+      const pick = (node: Element | null) => {
+        if (!node) return {};
+        const cs = getComputedStyle(node);
+        return Object.fromEntries(props.map((p) => [p, cs.getPropertyValue(p)]));
+      };
+      return {
+        article: pick(el),
+        name: pick(el.querySelector('.name')),
+        text: pick(el.querySelector('p.text')),
+        meta: pick(el.querySelector('.meta')),
+      };
+    },
+    [...STYLE_PROPERTIES],
+  );
 }

@@ -10,7 +10,19 @@
 import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers.js';
-import { connected, contribution, joinMeeting, launch, more, openMeeting, person, saved, shot, stylesOf, write } from './browser.js';
+import {
+  connected,
+  contribution,
+  joinMeeting,
+  launch,
+  more,
+  openMeeting,
+  person,
+  saved,
+  shot,
+  stylesOf,
+  write,
+} from './browser.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -60,7 +72,8 @@ describe('a whole meeting, every voice with the same standing', () => {
     await sheet.getByRole('button', { name: 'Add this person' }).click();
     await sheet.getByText('Grandma is now in the meeting.').waitFor();
     // Her own personal link, as text and QR code, for her own phone later.
-    const grandmasLink = (await sheet.getByRole('link', { name: /Grandma’s personal link/ }).getAttribute('href')) ?? '';
+    const grandmasLink =
+      (await sheet.getByRole('link', { name: /Grandma’s personal link/ }).getAttribute('href')) ?? '';
     expect(grandmasLink).toMatch(/\/#\/me\/[A-Za-z0-9_-]{22}$/);
     await expect.poll(() => sheet.locator('svg.qr').count()).toBe(1);
     await shot(tablet.page, 'more-added-person-tablet');
@@ -78,12 +91,19 @@ describe('a whole meeting, every voice with the same standing', () => {
       await c.getByText(/Written down by Tuula\.\s*Not yet confirmed by Grandma\./).waitFor();
     }
     // On the shared device, Grandma confirms (her own voice, through her own link's credentials).
-    await contribution(tablet.page, 'looked after the garden').getByRole('button', { name: 'Confirm as Grandma' }).click();
-    for (const p of pages) await contribution(p, 'looked after the garden').getByText(/Written down by Tuula\.\s*Confirmed by Grandma\./).waitFor();
+    await contribution(tablet.page, 'looked after the garden')
+      .getByRole('button', { name: 'Confirm as Grandma' })
+      .click();
+    for (const p of pages)
+      await contribution(p, 'looked after the garden')
+        .getByText(/Written down by Tuula\.\s*Confirmed by Grandma\./)
+        .waitFor();
     // Later, from her own phone (her personal link), Grandma corrects other words written for her.
     await tablet.page.getByLabel('Grandma’s words').fill('She says the nights are the worst.');
     await tablet.page.getByRole('button', { name: 'Add to the record' }).click();
-    await contribution(tablet.page, 'nights are the worst').getByText(/Not yet confirmed/).waitFor();
+    await contribution(tablet.page, 'nights are the worst')
+      .getByText(/Not yet confirmed/)
+      .waitFor();
     const grandma = await person(browser, server.url);
     await grandma.page.goto(grandmasLink);
     await connected(grandma.page);
@@ -100,7 +120,9 @@ describe('a whole meeting, every voice with the same standing', () => {
       await c.getByText('Changed — see the earlier words').waitFor();
     }
     // Her correction stands: the scribe can no longer change those words.
-    await expect.poll(() => contribution(tablet.page, 'the evenings are the worst').getByRole('button', { name: 'More' }).count()).toBe(0);
+    await expect
+      .poll(() => contribution(tablet.page, 'the evenings are the worst').getByRole('button', { name: 'More' }).count())
+      .toBe(0);
     await grandma.context.close();
     // Back to writing in her own voice.
     await tablet.page.getByRole('combobox', { name: 'Writing for' }).selectOption({ label: 'Me' });
@@ -110,7 +132,9 @@ describe('a whole meeting, every voice with the same standing', () => {
     const ward = contribution(tablet.page, 'a few days on the ward');
     await ward.waitFor();
     await ward.getByRole('button', { name: 'A different view' }).click();
-    await tablet.page.getByLabel('Your different view on Maria’s words').fill('I see it differently: Leo could rest at home if we visit every day.');
+    await tablet.page
+      .getByLabel('Your different view on Maria’s words')
+      .fill('I see it differently: Leo could rest at home if we visit every day.');
     await tablet.page.getByRole('button', { name: 'Add to the record' }).click();
     for (const p of pages) {
       const pair = p.getByRole('group', { name: /Different views: Maria and Tuula/ });
@@ -135,7 +159,8 @@ describe('a whole meeting, every voice with the same standing', () => {
     await allSee(pages, 'A reflecting conversation is under way.');
     await allSee(pages, 'Maria started a reflecting conversation.');
     await write(tablet.page, 'I hear how much Anna carries. I wonder what Leo needs tonight.');
-    for (const p of pages) await contribution(p, 'how much Anna carries').getByText('During a reflecting conversation').waitFor();
+    for (const p of pages)
+      await contribution(p, 'how much Anna carries').getByText('During a reflecting conversation').waitFor();
     await shot(leo.page, 'room-reflecting-phone');
     await maria.page.getByRole('button', { name: 'End reflection' }).click();
     await allSee(pages, 'The network’s response.');
@@ -153,12 +178,17 @@ describe('a whole meeting, every voice with the same standing', () => {
     const proposal = (p: Page) => contribution(p, 'Leo stays at home this week');
     for (const p of pages) {
       await proposal(p).getByText('Not decided yet.').waitFor();
-      await proposal(p).getByText(/Not said yet: Maria, Anna, Leo, Tuula, Grandma/).waitFor();
+      await proposal(p)
+        .getByText(/Not said yet: Maria, Anna, Leo, Tuula, Grandma/)
+        .waitFor();
     }
     const give = async (p: Page, stance: string, words: string, forWhom?: string) => {
       const card = proposal(p);
       await card.getByRole('button', { name: /^(Give|Change) my position$/ }).click();
-      if (forWhom) await card.getByRole('combobox', { name: 'Whose position?' }).selectOption({ label: `${forWhom} (I write it down for them)` });
+      if (forWhom)
+        await card
+          .getByRole('combobox', { name: 'Whose position?' })
+          .selectOption({ label: `${forWhom} (I write it down for them)` });
       await card.getByRole('radio', { name: stance, exact: true }).check();
       if (words) await card.getByRole('textbox', { name: /own words/ }).fill(words);
       await card.getByRole('button', { name: 'Save the position' }).click();
@@ -170,7 +200,8 @@ describe('a whole meeting, every voice with the same standing', () => {
     await give(tablet.page, 'Agree', 'He is better at home.', 'Grandma');
     for (const p of pages) {
       const card = proposal(p);
-      const stands = (who: string, what: RegExp) => card.locator('li', { hasText: new RegExp(`^\\s*${who}:\\s*${what.source}`) }).waitFor();
+      const stands = (who: string, what: RegExp) =>
+        card.locator('li', { hasText: new RegExp(`^\\s*${who}:\\s*${what.source}`) }).waitFor();
       await stands('Maria', /Disagree — “I am worried about the nights\.”/);
       await stands('Anna', /Agree\s*$/);
       await stands('Leo', /Agree — “I want to stay home\.”/);
@@ -180,7 +211,10 @@ describe('a whole meeting, every voice with the same standing', () => {
     await proposal(tablet.page).getByRole('button', { name: 'Confirm as Grandma' }).click();
     for (const p of pages) {
       const card = proposal(p);
-      await card.locator('li', { hasText: 'Grandma:' }).getByText('Written down by Tuula, confirmed by Grandma.').waitFor();
+      await card
+        .locator('li', { hasText: 'Grandma:' })
+        .getByText('Written down by Tuula, confirmed by Grandma.')
+        .waitFor();
       await card.getByText(/Not said yet/).waitFor({ state: 'detached' });
       // Every position is shown; nothing is counted, totalled or turned into a score.
       const text = (await card.locator('.proposal').textContent()) ?? '';
@@ -189,7 +223,8 @@ describe('a whole meeting, every voice with the same standing', () => {
     }
     // Leo changes his mind: only he can, and the history is kept.
     await give(leo.page, 'Unsure', 'Maybe one night on the ward is fine.');
-    for (const p of pages) await proposal(p).locator('li', { hasText: 'Leo:' }).getByText('Changed — see earlier positions').waitFor();
+    for (const p of pages)
+      await proposal(p).locator('li', { hasText: 'Leo:' }).getByText('Changed — see earlier positions').waitFor();
     await shot(anna.page, 'room-proposal-phone');
 
     // ── Facilitation: every action shows in the record for everyone ───────────────────
@@ -222,7 +257,9 @@ describe('a whole meeting, every voice with the same standing', () => {
       expect(tops[0]).toBeLessThan(tops[1]!);
       expect(tops[1]).toBeLessThan(tops[2]!);
       // No role anywhere: the one component never carries the relation or the facilitator in its classes.
-      const classes = await p.locator('article.contribution').evaluateAll((els) => [...new Set(els.map((e) => e.className))]);
+      const classes = await p
+        .locator('article.contribution')
+        .evaluateAll((els) => [...new Set(els.map((e) => e.className))]);
       expect(classes.length).toBe(1);
     }
     for (const p of pages) await saved(p);
@@ -239,7 +276,10 @@ describe('a whole meeting, every voice with the same standing', () => {
     await allSee(pages, 'This meeting has ended.');
     await allSee(pages, 'Maria ended the meeting. The record can still be read.');
     for (const p of pages) {
-      await p.getByText(/Next meeting agreed — when: Fri 4 December.* 10:00; where: At Anna's home\./).first().waitFor();
+      await p
+        .getByText(/Next meeting agreed — when: Fri 4 December.* 10:00; where: At Anna's home\./)
+        .first()
+        .waitFor();
       await p.locator('#composer-text').waitFor({ state: 'detached' });
     }
     await shot(leo.page, 'room-ended-phone');

@@ -6,7 +6,18 @@
 import type { Browser } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers.js';
-import { DESKTOP, connected, contribution, joinMeeting, launch, openMeeting, person, saved, shot, write } from './browser.js';
+import {
+  DESKTOP,
+  connected,
+  contribution,
+  joinMeeting,
+  launch,
+  openMeeting,
+  person,
+  saved,
+  shot,
+  write,
+} from './browser.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -25,7 +36,9 @@ describe('the meeting room in a browser', () => {
     expect(joinUrl.startsWith(`${server.url}/#/join/`)).toBe(true);
     // The QR code is an inline SVG drawn from paths: no data: URL, no canvas.
     await expect.poll(() => fac.page.locator('svg.qr path').count()).toBe(1);
-    await expect(fac.page.getByRole('link', { name: /Your personal link/ }).getAttribute('href')).resolves.toMatch(/\/#\/me\/[A-Za-z0-9_-]{22}$/);
+    await expect(fac.page.getByRole('link', { name: /Your personal link/ }).getAttribute('href')).resolves.toMatch(
+      /\/#\/me\/[A-Za-z0-9_-]{22}$/,
+    );
     await fac.page.getByRole('textbox', { name: 'Your name' }).fill('Maria');
     await fac.page.getByRole('textbox', { name: /How you are connected/ }).fill('psychiatrist');
     await shot(fac.page, 'share-phone');
@@ -45,19 +58,26 @@ describe('the meeting room in a browser', () => {
     const pages = [fac.page, anna.page, leo.page];
     // Everyone sees everyone, here now.
     for (const p of pages) {
-      await p.getByText(/Here now: .*Maria.*Anna.*Leo/).or(p.getByText(/Here now: .*Maria.*Leo.*Anna/)).first().waitFor();
+      await p
+        .getByText(/Here now: .*Maria.*Anna.*Leo/)
+        .or(p.getByText(/Here now: .*Maria.*Leo.*Anna/))
+        .first()
+        .waitFor();
     }
 
     await write(fac.page, 'Thank you for letting us come to your home.');
     await write(anna.page, 'I have been so worried about Leo this week.');
     await write(leo.page, 'I just want to sleep again.');
     for (const p of pages) {
-      for (const text of ['Thank you for letting us come', 'so worried about Leo', 'I just want to sleep']) await contribution(p, text).waitFor();
+      for (const text of ['Thank you for letting us come', 'so worried about Leo', 'I just want to sleep'])
+        await contribution(p, text).waitFor();
       await saved(p);
     }
     // Names and relations as the people wrote them, in time order, on every screen.
     for (const p of pages) {
-      await expect.poll(() => p.locator('article.contribution .who').allTextContents()).toEqual(['Maria · psychiatrist', 'Anna · Mum', 'Leo']);
+      await expect
+        .poll(() => p.locator('article.contribution .who').allTextContents())
+        .toEqual(['Maria · psychiatrist', 'Anna · Mum', 'Leo']);
     }
 
     // Anna changes her words: everyone sees the new words, that they changed, and the earlier words.
