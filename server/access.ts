@@ -33,9 +33,18 @@ export async function participantsOf(store: Store, creds: Credentials): Promise<
   return out;
 }
 
-/** The participant these credentials admit to `meetingId`, if any. */
-export async function participantIn(store: Store, meetingId: string, creds: Credentials): Promise<ParticipantRecord | undefined> {
+/**
+ * The participant these credentials admit to `meetingId`, if any: the one named by `prefer` when
+ * the session holds several people in the meeting (a shared device), else the latest to join.
+ */
+export async function participantIn(
+  store: Store,
+  meetingId: string,
+  creds: Credentials,
+  prefer?: string,
+): Promise<ParticipantRecord | undefined> {
   if (!isId(meetingId)) return undefined;
-  const all = await participantsOf(store, creds);
-  return all.find((p) => p.meetingId === meetingId);
+  const here = (await participantsOf(store, creds)).filter((p) => p.meetingId === meetingId);
+  if (prefer !== undefined) return here.find((p) => p.id === prefer);
+  return here.sort((a, b) => b.joinedAt - a.joinedAt)[0];
 }

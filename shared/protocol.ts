@@ -107,6 +107,10 @@ export const ControlError = {
 } as const;
 export type ControlErrorCode = (typeof ControlError)[keyof typeof ControlError];
 
+/** The result type of a control event's ack. */
+export type AckOf<E extends keyof ClientToServerEvents> =
+  Parameters<ClientToServerEvents[E]> extends [unknown, Ack<infer T>] ? AckResult<T> : never;
+
 export interface ClientToServerEvents {
   y: (doc: string, message: string) => void;
   /** Add a person who has no device of their own (a scribe or a shared device writes for them). */
@@ -159,6 +163,11 @@ export const HandshakeSchema = v.strictObject({
   meetingId: v.pipe(v.string(), v.regex(ID_PATTERN)),
   /** A personal token, for clients that are not browsers (scripts, benchmarks). */
   token: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN))),
+  /**
+   * Which of the people this browser's session holds to connect as (a shared device may hold
+   * several); the most recent one when omitted.
+   */
+  participantId: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN))),
 });
 export type Handshake = v.InferOutput<typeof HandshakeSchema>;
 

@@ -204,6 +204,8 @@ export interface Version {
 }
 
 export interface PositionView {
+  /** The entry that set the current position (what the person confirms, if a scribe wrote it). */
+  ref: string;
   person: string;
   stance: Stance;
   text: string;
@@ -396,7 +398,7 @@ export function buildRecord(
         const position = entry.t === 'confirm' ? positionEntries.get(entry.of) : undefined;
         if (position && position.person === voice) {
           const current = position.item.positions.find((p) => p.person === voice);
-          if (current && current.writer === position.writer) current.confirmed = true;
+          if (current && current.ref === entry.of) current.confirmed = true;
         }
         break;
       }
@@ -409,10 +411,10 @@ export function buildRecord(
         const step = { stance: entry.stance, text, writer: voice, at };
         const current = item.positions.find((p) => p.person === person);
         if (current) {
-          Object.assign(current, { stance: entry.stance, text, writer: voice, confirmed: voice === person, at });
+          Object.assign(current, { ref, stance: entry.stance, text, writer: voice, confirmed: voice === person, at });
           current.history.push(step);
         } else {
-          item.positions.push({ person, ...step, confirmed: voice === person, history: [step] });
+          item.positions.push({ ref, person, ...step, confirmed: voice === person, history: [step] });
         }
         break;
       }

@@ -10,7 +10,7 @@ import * as Y from 'yjs';
 import { MEETING_DOC, isId, randomEntryId } from '../../shared/ids.js';
 import {
   PROTOCOL_VERSION,
-  type AckResult,
+  type AckOf,
   type ClientToServerEvents,
   type Refused,
   type ServerToClientEvents,
@@ -63,6 +63,8 @@ export interface ConnectionOptions {
   persist?: boolean;
   /** This participant's id, when known from an earlier visit: lets them write before connecting. */
   me?: string;
+  /** Which of the people this browser's session holds to connect as (a shared device may hold several). */
+  as?: string;
 }
 
 /** Origin of updates that came from the server (never sent back). */
@@ -92,7 +94,12 @@ export class MeetingConnection {
 
   constructor(readonly options: ConnectionOptions) {
     const opts: Partial<ManagerOptions & SocketOptions> = {
-      auth: { protocol: PROTOCOL_VERSION, meetingId: options.meetingId, ...(options.token ? { token: options.token } : {}) },
+      auth: {
+        protocol: PROTOCOL_VERSION,
+        meetingId: options.meetingId,
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.as ? { participantId: options.as } : {}),
+      },
       transports: ['websocket', 'polling'],
       tryAllTransports: true,
       withCredentials: true,
@@ -252,15 +259,15 @@ export class MeetingConnection {
   }
 
   /** A control-plane request, answered by the server's ack (or a plain error when offline). */
-  async request<E extends ControlEvent>(event: E, input: Parameters<ClientToServerEvents[E]>[0]): Promise<AckResult> {
+  async request<E extends ControlEvent>(event: E, input: Parameters<ClientToServerEvents[E]>[0]): Promise<AckOf<E>> {
     if (!this.socket.connected) {
-      return { ok: false, error: 'internal', message: 'You are offline. Try again when you are connected.' };
+      return { ok: false, error: 'internal', message: 'You are offline. Try again when you are connected.' } as AckOf<E>;
     }
     try {
-      const timed = this.socket.timeout(10_000) as unknown as { emitWithAck(e: E, i: unknown): Promise<AckResult> };
+      const timed = this.socket.timeout(10_000) as unknown as { emitWithAck(e: E, i: unknown): Promise<AckOf<E>> };
       return await timed.emitWithAck(event, input);
     } catch {
-      return { ok: false, error: 'internal', message: 'The server did not answer. Try again.' };
+      return { ok: false, error: 'internal', message: 'The server did not answer. Try again.' } as AckOf<E>;
     }
   }
 

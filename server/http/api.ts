@@ -119,7 +119,8 @@ export function apiRouter(deps: ApiDeps): express.Router {
   /** The asker's participant record in this meeting, or the one 404. */
   async function me(req: Request): Promise<{ me: ParticipantRecord; meeting: MeetingRecord }> {
     const meetingId = String(req.params.id);
-    const p = await participantIn(store, meetingId, creds(req));
+    const as = req.get('x-polyphony-as');
+    const p = await participantIn(store, meetingId, creds(req), as && isId(as) ? as : undefined);
     const meeting = p ? await store.meeting(meetingId) : undefined;
     if (!p || !meeting || meeting.erased) throw NO_ACCESS;
     return { me: p, meeting };

@@ -118,7 +118,12 @@ export function attachLive(
       if (auth.protocol !== PROTOCOL_VERSION) {
         return next(connectError(ConnectError.protocol, `This server speaks protocol ${PROTOCOL_VERSION}.`));
       }
-      const participant = await participantIn(store, auth.meetingId, { token: auth.token, cookie: hs.headers.cookie });
+      const participant = await participantIn(
+        store,
+        auth.meetingId,
+        { token: auth.token, cookie: hs.headers.cookie },
+        auth.participantId,
+      );
       const meeting = participant ? await meetings.get(auth.meetingId) : undefined;
       if (!participant || !meeting) {
         return next(connectError(ConnectError.noAccess, 'No meeting was found for this link, or the link no longer works.'));

@@ -78,6 +78,8 @@ export class Meeting {
   readonly #awareness = new Map<number, AwarenessHolder>();
   readonly #durable = new Map<string, Uint8Array>();
   readonly #docBytes = new Map<string, number>();
+  /** Which participant each Yjs client id belongs to: the one in whose voice it first appeared. */
+  readonly #clientOwner = new Map<number, string>();
   /** Voices erased at their owner's request: they take no more writes. */
   readonly #erased = new Set<string>();
   #pending: DocUpdate[] = [];
@@ -126,7 +128,10 @@ export class Meeting {
         m.#erased.add(p.id);
       } else m.#voice(p.id, true);
     }
-    for (const [id, doc] of m.#voices) m.#docBytes.set(id, Y.encodeStateAsUpdate(doc).length);
+    for (const [id, doc] of m.#voices) {
+      m.#docBytes.set(id, Y.encodeStateAsUpdate(doc).length);
+      for (const client of doc.store.clients.keys()) if (!m.#clientOwner.has(client)) m.#clientOwner.set(client, id);
+    }
     m.#wire(m.meetingDoc, MEETING_DOC);
     for (const [id, doc] of m.#voices) m.#wire(doc, id);
     m.#reconcile(participants);
@@ -378,9 +383,14 @@ export class Meeting {
         if (this.#erased.has(docId)) return refuse(Refusal.erased, 'Your words in this meeting were erased at your request.');
         const size = (this.#docBytes.get(docId) ?? 0) + msg.update.length;
         if (size > LIMITS.documentBytes) return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
-        const problem = checkVoiceUpdate(doc, msg.update);
+        const clients = new Set<number>();
+        const problem = checkVoiceUpdate(doc, msg.update, (client) => {
+          clients.add(client);
+          return this.#mayUse(client, participantId);
+        });
         if (problem) return { ok: false, problem };
         Y.applyUpdate(doc, msg.update, { kind: 'connection', socketId, participantId } satisfies Origin);
+        for (const client of clients) if (!this.#clientOwner.has(client)) this.#clientOwner.set(client, participantId);
         this.#docBytes.set(docId, size);
         return { ok: true };
       }
@@ -400,15 +410,15 @@ export class Meeting {
       return refuse(Refusal.malformed, 'The awareness update could not be decoded.');
     }
     for (const e of entries) {
-      const holder = this.#awareness.get(e.clientID);
-      if (holder && holder.socketId !== socketId) {
-        return refuse(Refusal.notYourAwareness, 'That awareness client id belongs to another connection.');
+      if (!this.#mayUse(e.clientID, participantId)) {
+        return refuse(Refusal.notYourAwareness, 'That awareness client id belongs to someone else.');
       }
       if (!isPresenceState(e.state) || JSON.stringify(e.state).length > LIMITS.awarenessBytes) {
         return refuse(Refusal.invalid, 'An awareness state may only say whether you are writing: {"typing": true|false}.');
       }
     }
     for (const e of entries) {
+      this.#clientOwner.set(e.clientID, participantId);
       const holder = this.#awareness.get(e.clientID);
       if (holder && e.clock <= holder.entry.clock) continue;
       if (e.state === null) this.#awareness.delete(e.clientID);
@@ -416,6 +426,11 @@ export class Meeting {
     }
     this.port.broadcast(docId, raw, socketId);
     return { ok: true };
+  }
+
+  #mayUse(client: number, participantId: string): boolean {
+    const owner = this.#clientOwner.get(client);
+    return owner === undefined || owner === participantId;
   }
 
   // ── persistence ──────────────────────────────────────────────────────────────────────

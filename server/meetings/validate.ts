@@ -20,7 +20,11 @@ export interface Problem {
   message: string;
 }
 
-export function checkVoiceUpdate(doc: Y.Doc, update: Uint8Array): Problem | null {
+/**
+ * `mayUse(client)` says whether the writer may use a Yjs client id: a client id belongs to the
+ * participant in whose voice it first appeared, so nobody can write under another person's id.
+ */
+export function checkVoiceUpdate(doc: Y.Doc, update: Uint8Array, mayUse: (client: number) => boolean): Problem | null {
   let decoded: ReturnType<typeof Y.decodeUpdate>;
   try {
     decoded = Y.decodeUpdate(update);
@@ -42,6 +46,9 @@ export function checkVoiceUpdate(doc: Y.Doc, update: Uint8Array): Problem | null
       return { code: Refusal.malformed, message: 'Only new entries may be added to a voice record.' };
     }
     const { client, clock } = s.id;
+    if (!mayUse(client)) {
+      return { code: Refusal.notYourDocument, message: "That Yjs client id belongs to someone else's voice." };
+    }
     if (clock > known(client)) {
       return { code: Refusal.missingDependencies, message: 'The update depends on earlier edits the server does not have.' };
     }
