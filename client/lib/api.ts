@@ -1,14 +1,21 @@
 /**
  * The HTTP API, typed. Every failure becomes an `ApiFailure` whose message can be shown as it is:
  * the server's own plain words, or ours when the server could not be reached.
+ *
+ * Requests about a meeting may name which of this browser's people acts (`as`): a shared device
+ * can hold several people of one meeting, and the server then answers for that one.
  */
 import type {
+  AccessLogEntry,
   Admission,
   ApiError,
+  ErasureResult,
   JoinInput,
   MyMeeting,
+  NextMeetingOpened,
   OpenMeetingInput,
   ProfileInput,
+  Revoked,
 } from '../../shared/protocol.js';
 
 export class ApiFailure extends Error {
@@ -21,13 +28,24 @@ export class ApiFailure extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+interface CallOptions {
+  /** The participant of this browser's session to act as (header `X-Polyphony-As`). */
+  as?: string | null | undefined;
+  /** A personal link's secret, for answers about that one person only (`Authorization: Bearer`). */
+  token?: string | null | undefined;
+}
+
+async function call<T>(method: string, path: string, body?: unknown, opts: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (opts.as) headers['x-polyphony-as'] = opts.as;
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
@@ -47,14 +65,33 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   return data as T;
 }
 
+const m = (meetingId: string) => `/api/meetings/${encodeURIComponent(meetingId)}`;
+
 export const api = {
   open: (input: OpenMeetingInput = {}) => call<Admission>('POST', '/api/meetings', input),
-  join: (meetingId: string, input: JoinInput) =>
-    call<Admission>('POST', `/api/meetings/${encodeURIComponent(meetingId)}/join`, input),
+  join: (meetingId: string, input: JoinInput) => call<Admission>('POST', `${m(meetingId)}/join`, input),
   session: (token: string) => call<{ meetingId: string; participantId: string }>('POST', '/api/session', { token }),
-  me: () => call<{ meetings: MyMeeting[] }>('GET', '/api/me'),
-  profile: (meetingId: string, patch: ProfileInput) =>
-    call<{ ok: true }>('PATCH', `/api/meetings/${encodeURIComponent(meetingId)}/me`, patch),
+  /** My meetings: this browser's people, or (with `token`) one person's. Newest first. */
+  me: (token?: string) => call<{ meetings: MyMeeting[] }>('GET', '/api/me', undefined, { token }),
+  /** A new personal link; the old one stops working everywhere. */
+  revoke: (token?: string) => call<Revoked>('POST', '/api/me/revoke', undefined, { token }),
+  profile: (meetingId: string, patch: ProfileInput, as?: string | null) =>
+    call<{ ok: true }>('PATCH', `${m(meetingId)}/me`, patch, { as }),
+  network: (meetingId: string, patch: { name?: string; firstContactAt?: number }, as?: string | null) =>
+    call<{ ok: true }>('PATCH', `${m(meetingId)}/network`, patch, { as }),
+  next: (meetingId: string, as?: string | null) => call<NextMeetingOpened>('POST', `${m(meetingId)}/next`, {}, { as }),
+  access: (meetingId: string, as?: string | null) =>
+    call<{ log: AccessLogEntry[] }>('GET', `${m(meetingId)}/access`, undefined, { as }),
+  erasure: (meetingId: string, scope: 'mine' | 'record', as?: string | null) =>
+    call<ErasureResult>('POST', `${m(meetingId)}/erasure`, { scope }, { as }),
+};
+
+/** Addresses of the downloads (plain links: the browser sends the session cookie). */
+export const downloads = {
+  markdown: (meetingId: string) =>
+    `${m(meetingId)}/export.md?tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')}`,
+  json: (meetingId: string) => `${m(meetingId)}/export.json`,
+  calendar: (meetingId: string) => `${m(meetingId)}/next.ics`,
 };
 
 /** The message of any error, for showing. */

@@ -14,6 +14,8 @@ export interface LocalMeeting {
   participantId?: string;
   /** People added on this device: participant id → personal token. */
   added?: Record<string, string>;
+  /** Keep a copy of the meeting on this device (IndexedDB), so words survive being offline. */
+  keepCopy?: boolean;
 }
 
 export interface Draft {
@@ -50,6 +52,7 @@ export function localMeeting(meetingId: string): LocalMeeting {
   if (isId(m.joinToken)) clean.joinToken = m.joinToken;
   if (isId(m.personalToken)) clean.personalToken = m.personalToken;
   if (isId(m.participantId)) clean.participantId = m.participantId;
+  if (typeof m.keepCopy === 'boolean') clean.keepCopy = m.keepCopy;
   if (m.added && typeof m.added === 'object') {
     clean.added = Object.fromEntries(Object.entries(m.added).filter(([k, val]) => isId(k) && isId(val)));
   }
@@ -59,6 +62,54 @@ export function localMeeting(meetingId: string): LocalMeeting {
 export function rememberMeeting(meetingId: string, patch: LocalMeeting): void {
   const current = localMeeting(meetingId);
   write(`meeting:${meetingId}`, { ...current, ...patch, added: { ...current.added, ...patch.added } });
+}
+
+/** Whether this device keeps a copy of the meeting: the person's choice, else the device's. */
+export function keepsCopy(meetingId: string): boolean {
+  return localMeeting(meetingId).keepCopy ?? !deviceShared();
+}
+
+/**
+ * Forget a meeting on this device: its links, its draft, and (for the home page's list) that it
+ * was here at all. The copy of the record itself is cleared by the connection (`clearLocal`).
+ */
+export function forgetMeeting(meetingId: string): void {
+  write(`meeting:${meetingId}`, null);
+  write(`draft:${meetingId}`, null);
+  const hidden = new Set(hiddenMeetings());
+  hidden.add(meetingId);
+  write('hidden', [...hidden]);
+}
+
+/** Meetings removed from this device by the person: not listed on its home page. */
+export function hiddenMeetings(): string[] {
+  const h = read<unknown>('hidden');
+  return Array.isArray(h) ? h.filter((x): x is string => isId(x)) : [];
+}
+
+/** Show a meeting on this device again (the person opened it here once more). */
+export function unhideMeeting(meetingId: string): void {
+  const hidden = hiddenMeetings();
+  if (hidden.includes(meetingId)) write('hidden', hidden.filter((x) => x !== meetingId));
+}
+
+/** A new personal link replaces the old one in every meeting this device remembers. */
+export function replaceToken(oldToken: string | null, newToken: string, meetingIds: readonly string[]): void {
+  for (const id of meetingIds) {
+    const m = localMeeting(id);
+    if (oldToken === null || m.personalToken === oldToken || m.personalToken === undefined) {
+      rememberMeeting(id, { personalToken: newToken });
+    }
+  }
+}
+
+/** "This is a shared or borrowed phone": this device keeps no copies, and people leave no trace. */
+export function deviceShared(): boolean {
+  return read<{ shared?: boolean }>('device')?.shared === true;
+}
+
+export function setDeviceShared(shared: boolean): void {
+  write('device', { shared });
 }
 
 export function loadDraft(meetingId: string): Draft {

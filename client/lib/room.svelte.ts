@@ -9,15 +9,18 @@ import type { ControlEvent } from './connection.js';
 import { MeetingConnection } from './connection.js';
 import type { ClientToServerEvents } from '../../shared/protocol.js';
 import {
+  VOICE_LOG,
+  buildRecord,
   displayName,
   type ItemView,
+  type MeetingLogs,
   type MeetingEvent,
   type MeetingState,
   type Person,
   type RecordView,
   type Stance,
 } from '../../shared/record.js';
-import { localMeeting, rememberMeeting, type LocalMeeting } from './local.js';
+import { forgetMeeting, keepsCopy, localMeeting, rememberMeeting, type LocalMeeting } from './local.js';
 
 export interface PersonRow {
   id: string;
@@ -32,13 +35,41 @@ export class RoomState {
   #tick = $state(0);
   #local: LocalMeeting = $state({});
   #unsubscribe: () => void;
+  #ready = $state(false);
+  #recordErased = $state(false);
+  /** Removed from this device: remember nothing more about it here. */
+  #forgotten = false;
 
   constructor(readonly meetingId: string) {
     this.#local = localMeeting(meetingId);
-    this.conn = new MeetingConnection({ meetingId });
+    const me = this.#local.participantId;
+    // A copy on this device (the person's choice when joining), and who I am from an earlier
+    // visit: then words can be written and kept while offline, even across a reload.
+    this.conn = new MeetingConnection({
+      meetingId,
+      persist: keepsCopy(meetingId),
+      ...(me ? { me, as: me } : {}),
+    });
     this.#unsubscribe = this.conn.subscribe(() => {
       this.#tick++;
+      // Remember who I am in this meeting the first time the server says so.
+      if (this.conn.me && this.conn.me !== this.#local.participantId && !this.#forgotten) {
+        this.remember({ participantId: this.conn.me });
+      }
     });
+    this.conn.socket.on('erased', (doc) => {
+      if (doc === 'meeting') this.#markErased();
+    });
+    void this.conn.ready.finally(() => {
+      this.#ready = true;
+    });
+  }
+
+  #markErased(): void {
+    this.#recordErased = true;
+    this.#forgotten = true;
+    forgetMeeting(this.meetingId);
+    this.#local = {};
   }
 
   // ── connection ─────────────────────────────────────────────────────────────────────
@@ -67,6 +98,19 @@ export class RoomState {
     void this.#tick;
     return this.conn.refusals;
   }
+  /** This device's copy (if any) has been read. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+  /** Whether this device keeps a copy of the meeting. */
+  get keepsCopy(): boolean {
+    void this.#tick;
+    return this.conn.keepsCopy;
+  }
+  /** The whole record was erased at the request of the person it is about. */
+  get recordErased(): boolean {
+    return this.#recordErased;
+  }
 
   // ── the meeting document and the record ─────────────────────────────────────────────
 
@@ -83,15 +127,37 @@ export class RoomState {
     return JSON.stringify(this.conn.people.toJSON());
   });
 
-  readonly record: RecordView = $derived.by(() => {
+  /**
+   * Every voice's log, as plain data. Erased voices are left out even when a copy of them is still
+   * on this device (a phone that was offline while they were erased).
+   */
+  readonly logs: ReadonlyMap<string, readonly unknown[]> = $derived.by(() => {
     void this.#docKey;
-    return this.conn.record();
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a snapshot, never mutated
+    const logs = new Map<string, unknown[]>();
+    const people = this.conn.people;
+    for (const [id, doc] of this.conn.voices) {
+      if (people.get(id)?.erased) continue;
+      logs.set(id, doc.getArray<unknown>(VOICE_LOG).toArray());
+    }
+    return logs;
   });
+
+  /** The server's order marks and meeting events: with `logs`, all a replay needs. */
+  readonly meetingLogs: MeetingLogs = $derived.by(() => {
+    void this.#docKey;
+    return { order: this.conn.order, events: this.conn.events };
+  });
+
+  readonly record: RecordView = $derived(buildRecord(this.meetingLogs, this.logs));
 
   readonly state: Partial<MeetingState> = $derived.by(() => {
     void this.#docKey;
     return this.conn.state;
   });
+
+  /** Something of the meeting is here: from the server, or from this device's copy. */
+  readonly loaded = $derived(this.state.openedAt !== undefined);
 
   readonly events: MeetingEvent[] = $derived.by(() => {
     void this.#docKey;
@@ -125,9 +191,18 @@ export class RoomState {
 
   readonly ended = $derived(this.state.status === 'ended');
   readonly isFacilitator = $derived(this.me !== null && (this.state.facilitators ?? []).includes(this.me));
+  /** Am I the person this meeting is about? (Only they may ask to erase the whole record.) */
+  readonly aboutMe = $derived(this.me !== null && this.people.get(this.me)?.aboutMe === true);
+  /** My words were erased at my request: my voice takes no more writes. */
+  readonly erasedMe = $derived(this.me !== null && this.people.get(this.me)?.erased === true);
   /** Can I write now? (Offline is fine: words are kept and sent later.) */
   readonly canWrite = $derived(
-    this.me !== null && !this.ended && this.status !== 'refused' && !this.people.get(this.me)?.removed,
+    this.me !== null &&
+      !this.ended &&
+      !this.#recordErased &&
+      this.status !== 'refused' &&
+      !this.people.get(this.me)?.removed &&
+      !this.erasedMe,
   );
 
   person(id: string): Person | undefined {
@@ -151,6 +226,18 @@ export class RoomState {
   remember(patch: Parameters<typeof rememberMeeting>[1]): void {
     rememberMeeting(this.meetingId, patch);
     this.#local = localMeeting(this.meetingId);
+  }
+
+  /**
+   * Leave the meeting on this device. With `remove`, nothing of it stays here: the copy of the
+   * record, its links, the draft (a shared or borrowed phone).
+   */
+  async leave(remove: boolean): Promise<void> {
+    if (!remove) return;
+    this.#forgotten = true;
+    await this.conn.clearLocal();
+    forgetMeeting(this.meetingId);
+    this.#local = {};
   }
 
   /** The personal token of someone this device added (who has no device of their own). */

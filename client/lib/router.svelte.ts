@@ -4,12 +4,16 @@
  */
 import { isId } from '../../shared/ids.js';
 
+/** What the room shows: the live record, the read-back before closing, or the replay afterwards. */
+export type RoomView = 'record' | 'read-back' | 'replay';
+const VIEWS: readonly string[] = ['read-back', 'replay'];
+
 export type Route =
   | { name: 'home' }
   | { name: 'share'; meetingId: string }
   | { name: 'join'; meetingId: string; joinToken: string }
   | { name: 'personal'; token: string }
-  | { name: 'room'; meetingId: string }
+  | { name: 'room'; meetingId: string; view: RoomView }
   | { name: 'missing' };
 
 export function parseRoute(hash: string): Route {
@@ -19,14 +23,17 @@ export function parseRoute(hash: string): Route {
   if (first === 'share' && parts.length === 2 && isId(a)) return { name: 'share', meetingId: a };
   if (first === 'join' && parts.length === 3 && isId(a) && isId(b)) return { name: 'join', meetingId: a, joinToken: b };
   if (first === 'me' && parts.length === 2 && isId(a)) return { name: 'personal', token: a };
-  if (first === 'm' && parts.length === 2 && isId(a)) return { name: 'room', meetingId: a };
+  if (first === 'm' && parts.length === 2 && isId(a)) return { name: 'room', meetingId: a, view: 'record' };
+  if (first === 'm' && parts.length === 3 && isId(a) && b && VIEWS.includes(b))
+    return { name: 'room', meetingId: a, view: b as RoomView };
   return { name: 'missing' };
 }
 
 export const paths = {
   home: () => '#/',
   share: (meetingId: string) => `#/share/${meetingId}`,
-  room: (meetingId: string) => `#/m/${meetingId}`,
+  room: (meetingId: string, view: RoomView = 'record') => (view === 'record' ? `#/m/${meetingId}` : `#/m/${meetingId}/${view}`),
+  personal: (token: string) => `#/me/${token}`,
 };
 
 export class Router {

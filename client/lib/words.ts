@@ -1,6 +1,6 @@
 /** Interface words that depend on the record: plain, short, the same for everyone. */
-import type { MeetingEvent, NextMeeting, Stance } from '../../shared/record.js';
-import { dayAndTime } from './time.js';
+import type { MeetingEvent, NetworkInfo, NextMeeting, Stance } from '../../shared/record.js';
+import { dayAndTime, duration } from './time.js';
 
 export const STANCES: ReadonlyArray<{ value: Stance; label: string }> = [
   { value: 'agree', label: 'Agree' },
@@ -62,4 +62,43 @@ export function describeNext(next: NextMeeting | null): string {
     next.who && `who: ${next.who}`,
   ].filter(Boolean);
   return `Next meeting agreed${parts.length ? ` — ${parts.join('; ')}` : ''}.`;
+}
+
+/** What someone did with the record, for the access log. */
+export function describeAccess(action: string): string {
+  switch (action) {
+    case 'opened-record':
+      return 'opened the record';
+    case 'exported-json':
+      return 'downloaded the record (JSON file)';
+    case 'exported-markdown':
+      return 'downloaded the record (text file)';
+    case 'exported-calendar':
+      return 'added the next meeting to a calendar';
+    case 'revoked-link':
+      return 'got a new personal link (the old one stopped working)';
+    case 'erasure-requested':
+      return 'asked for words to be erased';
+    case 'erasure-refused':
+      return 'was told the record must be kept';
+    case 'erased-own-words':
+      return 'erased their own words';
+    case 'erased-record':
+      return 'erased the whole record';
+    default:
+      return action.replace(/-/g, ' ');
+  }
+}
+
+/**
+ * First contact to first meeting, against the aim of meeting within 24 hours. Neutral words when
+ * it took longer: the record states it, it does not judge.
+ */
+export function firstMeetingWords(network: NetworkInfo): string {
+  const gap = network.firstMeetingAt - network.firstContactAt;
+  if (gap <= 0) return 'The time of first contact has not been noted yet.';
+  const within = gap <= 24 * 3600 * 1000;
+  return within
+    ? `First meeting ${duration(gap)} after first contact — within the 24-hour aim.`
+    : `First meeting ${duration(gap)} after first contact. The aim is to meet within 24 hours.`;
 }

@@ -106,6 +106,7 @@ describe('a whole meeting, every voice with the same standing', () => {
       .waitFor();
     const grandma = await person(browser, server.url);
     await grandma.page.goto(grandmasLink);
+    await grandma.page.getByRole('link', { name: 'Go to the meeting that is open now' }).click();
     await connected(grandma.page);
     const scribed = contribution(grandma.page, 'nights are the worst');
     await scribed.getByText('Tuula wrote this down for you. Are these your words?').waitFor();
@@ -269,7 +270,7 @@ describe('a whole meeting, every voice with the same standing', () => {
     // ── Ending, with what was agreed about the next meeting ──────────────────────────
     sheet = await more(maria.page);
     await sheet.getByRole('button', { name: 'End the meeting' }).click();
-    await sheet.getByRole('radio', { name: 'We agreed on it' }).check();
+    await sheet.getByRole('radio', { name: /We will meet again/ }).check();
     await sheet.getByLabel('When?').fill('2026-12-04T10:00');
     await sheet.getByRole('textbox', { name: 'Where?' }).fill("At Anna's home");
     await sheet.getByRole('button', { name: 'End the meeting now' }).click();

@@ -113,6 +113,8 @@ describe('the meeting room in a browser', () => {
     });
     const laptop = await person(browser, server.url, DESKTOP);
     await laptop.page.goto(personalUrl);
+    await laptop.page.getByRole('heading', { name: 'My meetings' }).waitFor();
+    await laptop.page.getByRole('link', { name: 'Go to the meeting that is open now' }).click();
     await connected(laptop.page);
     await contribution(laptop.page, 'these two weeks').waitFor();
     await laptop.page.goto(server.url);
