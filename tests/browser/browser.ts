@@ -3,6 +3,7 @@
  * contexts (each one a separate person with its own cookies and storage), screenshots under
  * tests/output/.
  */
+import AxeBuilder from '@axe-core/playwright';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -187,4 +188,56 @@ export async function stylesOf(article: Locator): Promise<Record<string, Record<
     },
     [...STYLE_PROPERTIES],
   );
+}
+
+/** This person's personal link, as the page remembers it (the one shown under "My name and my link"). */
+export async function personalLink(page: Page): Promise<string> {
+  const link = await page.evaluate(() => {
+    const id = /#\/m\/([A-Za-z0-9_-]{22})/.exec(location.hash)?.[1];
+    const raw = id ? localStorage.getItem(`polyphony:meeting:${id}`) : null;
+    const token = raw ? (JSON.parse(raw) as { personalToken?: string }).personalToken : undefined;
+    return token ? `${location.origin}/#/me/${token}` : '';
+  });
+  if (!link) throw new Error('no personal link on this page');
+  return link;
+}
+
+/** The meeting id of the room on this page. */
+export function meetingIdOf(page: Page): string {
+  const id = /#\/m\/([A-Za-z0-9_-]{22})/.exec(page.url())?.[1];
+  if (!id) throw new Error(`not in a room: ${page.url()}`);
+  return id;
+}
+
+/** A facilitator ends the meeting from the "More" sheet. */
+export async function endMeeting(
+  page: Page,
+  next: { when?: string; where?: string; who?: string } | 'not-agreed' | 'none',
+): Promise<void> {
+  const sheet = await more(page);
+  await sheet.getByRole('button', { name: 'End the meeting' }).click();
+  if (next === 'none') {
+    await sheet.getByRole('radio', { name: /We will not meet again/ }).check();
+  } else if (next === 'not-agreed') {
+    await sheet.getByRole('radio', { name: /Not agreed yet/ }).check();
+  } else {
+    await sheet.getByRole('radio', { name: /We will meet again/ }).check();
+    if (next.when) await sheet.getByLabel('When?').fill(next.when);
+    if (next.where) await sheet.getByRole('textbox', { name: 'Where?' }).fill(next.where);
+    if (next.who) await sheet.getByRole('textbox', { name: 'Who will come?' }).fill(next.who);
+  }
+  await sheet.getByRole('button', { name: 'End the meeting now' }).click();
+  await page.getByText('This meeting has ended. Its record can no longer change.').waitFor();
+}
+
+const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+
+/** No WCAG 2.2 A/AA violations that axe-core can find on the page as it is now. */
+export async function accessible(page: Page, what: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).withTags(WCAG).analyze();
+  const found = result.violations.map(
+    (v) => `${what}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+  );
+  expect(found).toEqual([]);
+  expect(result.passes.length).toBeGreaterThan(5);
 }
