@@ -229,6 +229,8 @@ describe('amend, withdraw, answer', () => {
     );
     const ref = `${doc.me}/${said}`;
     const answer = mum.say('I am worried about side effects.', { re: ref, view: 'answer' });
+    // Answers stand in server order: let the first reach the server before the second is written.
+    await until(() => gp.record().byRef.get(`${mum.me}/${answer}`)?.seq != null, 'answer received');
     const different = gp.say('I see it differently: we could wait and meet daily.', { re: ref, view: 'different' });
     const unrelated = mum.say('Shall we have tea?');
     await until(

@@ -23,6 +23,7 @@ import {
   type OrderMark,
   type Person,
   type Phase,
+  type VoiceEntry,
 } from '../../shared/record.js';
 import { randomId } from '../../shared/ids.js';
 import {
@@ -284,20 +285,17 @@ export class Meeting {
       this.#enqueue({ doc: id, update });
       this.port.broadcast(id, syncUpdate(update), origin?.kind === 'connection' ? origin.socketId : undefined);
     });
-    if (id === MEETING_DOC) return;
-    doc.getArray<{ id: string }>(VOICE_LOG).observe((event) => {
-      if (event.transaction.origin === STORE) return;
-      const at = this.clock.now();
-      for (const item of event.changes.added) {
-        for (const entry of item.content.getContent() as Array<{ id: string }>) {
-          this.#marks.push({ v: id, id: entry.id, at });
-        }
-      }
-      if (!this.#marksScheduled) {
-        this.#marksScheduled = true;
-        setImmediate(() => this.#appendMarks());
-      }
-    });
+  }
+
+  /** Note when the server first received these entries (their place in the record's order). */
+  #mark(voice: string, entries: readonly VoiceEntry[]): void {
+    if (entries.length === 0) return;
+    const at = this.clock.now();
+    for (const entry of entries) this.#marks.push({ v: voice, id: entry.id, at });
+    if (!this.#marksScheduled) {
+      this.#marksScheduled = true;
+      setImmediate(() => this.#appendMarks());
+    }
   }
 
   /** Order marks are appended once per event-loop turn, so a burst shares one meeting update. */
@@ -383,14 +381,11 @@ export class Meeting {
         if (this.#erased.has(docId)) return refuse(Refusal.erased, 'Your words in this meeting were erased at your request.');
         const size = (this.#docBytes.get(docId) ?? 0) + msg.update.length;
         if (size > LIMITS.documentBytes) return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
-        const clients = new Set<number>();
-        const problem = checkVoiceUpdate(doc, msg.update, (client) => {
-          clients.add(client);
-          return this.#mayUse(client, participantId);
-        });
-        if (problem) return { ok: false, problem };
+        const checked = checkVoiceUpdate(doc, msg.update, (client) => this.#mayUse(client, participantId));
+        if (checked.problem) return { ok: false, problem: checked.problem };
         Y.applyUpdate(doc, msg.update, { kind: 'connection', socketId, participantId } satisfies Origin);
-        for (const client of clients) if (!this.#clientOwner.has(client)) this.#clientOwner.set(client, participantId);
+        for (const client of checked.clients) if (!this.#clientOwner.has(client)) this.#clientOwner.set(client, participantId);
+        this.#mark(docId, checked.fresh);
         this.#docBytes.set(docId, size);
         return { ok: true };
       }

@@ -13,7 +13,7 @@
 import * as v from 'valibot';
 import * as Y from 'yjs';
 import { Refusal, type RefusalCode } from '../../shared/protocol.js';
-import { VOICE_LOG, VoiceEntrySchema } from '../../shared/record.js';
+import { VOICE_LOG, VoiceEntrySchema, type VoiceEntry } from '../../shared/record.js';
 
 export interface Problem {
   code: RefusalCode;
@@ -24,7 +24,24 @@ export interface Problem {
  * `mayUse(client)` says whether the writer may use a Yjs client id: a client id belongs to the
  * participant in whose voice it first appeared, so nobody can write under another person's id.
  */
-export function checkVoiceUpdate(doc: Y.Doc, update: Uint8Array, mayUse: (client: number) => boolean): Problem | null {
+export function checkVoiceUpdate(
+  doc: Y.Doc,
+  update: Uint8Array,
+  mayUse: (client: number) => boolean,
+): { problem: Problem } | { problem: null; fresh: VoiceEntry[]; clients: Set<number> } {
+  const result = check(doc, update, mayUse);
+  return 'code' in result ? { problem: result } : { problem: null, ...result };
+}
+
+/**
+ * The checks, and what the update adds: the entries the server does not have yet (read straight
+ * from the update, so the cost grows with the update, never with the document) and its client ids.
+ */
+function check(
+  doc: Y.Doc,
+  update: Uint8Array,
+  mayUse: (client: number) => boolean,
+): Problem | { fresh: VoiceEntry[]; clients: Set<number> } {
   let decoded: ReturnType<typeof Y.decodeUpdate>;
   try {
     decoded = Y.decodeUpdate(update);
@@ -54,7 +71,10 @@ export function checkVoiceUpdate(doc: Y.Doc, update: Uint8Array, mayUse: (client
     }
     reach.set(client, Math.max(known(client), clock + s.length));
   }
+  const fresh: VoiceEntry[] = [];
+  const clients = new Set<number>();
   for (const s of structs as Y.Item[]) {
+    clients.add(s.id.client);
     if (!(s.content instanceof Y.ContentAny) || s.parentSub !== null) {
       return { code: Refusal.malformed, message: 'A voice record holds only plain entries in its log.' };
     }
@@ -71,11 +91,15 @@ export function checkVoiceUpdate(doc: Y.Doc, update: Uint8Array, mayUse: (client
         return { code: Refusal.missingDependencies, message: 'The update refers to an entry the server does not have.' };
       }
     }
+    const already = Math.max(0, Y.getState(doc.store, s.id.client) - s.id.clock);
+    s.content.arr.forEach((entry, i) => {
+      if (i >= already) fresh.push(entry as VoiceEntry);
+    });
     for (const entry of s.content.arr) {
       if (!v.is(VoiceEntrySchema, entry)) {
         return { code: Refusal.malformed, message: 'An entry does not have the shape of a record entry.' };
       }
     }
   }
-  return null;
+  return { fresh, clients };
 }
