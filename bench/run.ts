@@ -302,8 +302,9 @@ if (results.idle?.length) {
     '',
     `Mostly idle: ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s (one run per side)`,
     '',
+    'Server memory, each reading after a forced full GC: RSS (what the kernel sees) and the live JS heap',
     table(
-      ['side', 'conns', 'idle RSS MB', 'all conn. RSS MB', 'KB / conn', 'KB / meeting', 'marginal KB / conn', 'idle CPU %', 'connect s', 'trickle p50', 'trickle p95', 'conv', 'others CPU %'],
+      ['side', 'conns', 'RSS idle MB', 'RSS all MB', 'RSS KB/conn', 'RSS KB/meeting', 'RSS marg. KB/conn', 'heap idle MB', 'heap all MB', 'heap KB/conn', 'heap KB/meeting', 'heap marg. KB/conn'],
       results.idle.map((x) => [
         x.side,
         x.connections,
@@ -312,10 +313,24 @@ if (results.idle?.length) {
         round(x.perConnectionKB),
         round(x.perMeetingKB),
         round(x.marginalPerConnectionKB),
+        round(x.heapMB.base),
+        round(x.heapMB.afterAll),
+        round(x.heapPerConnectionKB),
+        round(x.heapPerMeetingKB),
+        round(x.heapMarginalPerConnectionKB),
+      ]),
+    ),
+    '',
+    table(
+      ['side', 'idle CPU %', 'connect s', 'trickle p50 ms', 'trickle p95 ms', 'trickle p99 ms', 'trickle CPU %', 'converged', 'others CPU %'],
+      results.idle.map((x) => [
+        x.side,
         round(x.idleCpuPct, 2),
         round(x.connectMs / 1000),
         round(x.trickle.latency.p50),
         round(x.trickle.latency.p95),
+        round(x.trickle.latency.p99),
+        round(x.trickle.cpuPct),
         x.converged ? 'yes' : 'NO',
         round(x.trickle.othersCpuPct),
       ]),
@@ -328,6 +343,7 @@ if (results.idle?.length) {
         `(a join: ${f(P.joinMs?.first)} ms in the first tenth, ${f(P.joinMs?.last)} ms in the last); ` +
         `${P.loadedAfterHttp ?? '?'} meetings loaded before anyone connected.`,
       `RSS: idle ${f(P.rssMB.base)} MB → after HTTP ${f(P.rssMB.afterHttp)} MB → first connection of each meeting ${f(P.rssMB.afterFirst)} MB → everyone ${f(P.rssMB.afterAll)} MB.`,
+      `Live heap: idle ${f(P.heapMB.base)} MB → after HTTP ${f(P.heapMB.afterHttp)} MB → first connection of each meeting ${f(P.heapMB.afterFirst)} MB → everyone ${f(P.heapMB.afterAll)} MB.`,
     );
   }
 }
@@ -366,7 +382,10 @@ if (results.fanout?.medians.polyphony && results.fanout.medians.baseline) {
     `  server CPU per delivered update ≤ baseline: ${f(P.cpuPerDeliveryUs)} vs ${f(B.cpuPerDeliveryUs)} µs (${ratio(P.cpuPerDeliveryUs, B.cpuPerDeliveryUs)})`,
     `  fan-out p95 within 1.25× of baseline:       ${f(P.p95)} vs ${f(B.p95)} ms (${ratio(P.p95, B.p95)})`,
     ...(iP && iB
-      ? [`  memory per connection ≤ baseline:           ${f(iP.perConnectionKB)} vs ${f(iB.perConnectionKB)} KB (${ratio(iP.perConnectionKB, iB.perConnectionKB)})`]
+      ? [
+          `  memory per connection ≤ baseline:           RSS ${f(iP.perConnectionKB)} vs ${f(iB.perConnectionKB)} KB (${ratio(iP.perConnectionKB, iB.perConnectionKB)}); ` +
+            `live heap ${f(iP.heapPerConnectionKB)} vs ${f(iB.heapPerConnectionKB)} KB (${ratio(iP.heapPerConnectionKB, iB.heapPerConnectionKB)})`,
+        ]
       : []),
   );
 }

@@ -10,6 +10,7 @@ import { openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
 import { sleep } from './util.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -68,6 +69,12 @@ export interface ServerChild {
   pid: number;
   cpuMs(): number;
   memory(): { rss: number; peak: number };
+  /**
+   * Live JS heap after a full garbage collection, in bytes (needs `inspect`): through the
+   * inspector protocol on 127.0.0.1, so the server's code is unchanged. RSS keeps garbage and
+   * freed pages; this does not.
+   */
+  heapAfterGc(): Promise<{ used: number; total: number }>;
   /** SIGTERM (graceful: Polyphony flushes), SIGKILL after 15 s. Resolves with the exit code. */
   stop(): Promise<number | null>;
 }
@@ -81,13 +88,17 @@ export interface StartOptions {
   cpuProfDir?: string;
   /** Checkout to run Polyphony from (default: this repository). */
   serverRoot?: string;
+  /** Open the inspector on a free 127.0.0.1 port (for `heapAfterGc`). */
+  inspect?: boolean;
 }
 
 export async function startServer(side: Side, opts: StartOptions): Promise<ServerChild> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const entry = side === 'polyphony' ? 'server/main.ts' : 'bench/baseline-server.ts';
+  const inspectPort = opts.inspect ? await freePort() : null;
   const args = [
+    ...(inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
     ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
     '--import',
     'tsx',
@@ -142,6 +153,10 @@ export async function startServer(side: Side, opts: StartOptions): Promise<Serve
     pid,
     cpuMs: () => cpuMs(pid),
     memory: () => memory(pid),
+    heapAfterGc: async () => {
+      if (!inspectPort) throw new Error('start the server with inspect: true');
+      return heapAfterGc(inspectPort);
+    },
     stop: async () => {
       if (exitCode !== undefined) return exitCode;
       child.kill('SIGTERM');
@@ -151,4 +166,40 @@ export async function startServer(side: Side, opts: StartOptions): Promise<Serve
       return code;
     },
   };
+}
+
+/** Force a full GC in the inspected process, then read its heap usage (bounded: 30 s). */
+async function heapAfterGc(port: number): Promise<{ used: number; total: number }> {
+  const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
+  const url = list[0]?.webSocketDebuggerUrl;
+  if (!url) throw new Error('no inspector target');
+  const ws = new WebSocket(url);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    let next = 1;
+    const call = (method: string) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const id = next++;
+        const timer = setTimeout(() => reject(new Error(`inspector: ${method} timed out`)), 30_000);
+        const onMessage = (data: WebSocket.RawData) => {
+          const msg = JSON.parse(String(data)) as { id?: number; result?: Record<string, unknown>; error?: { message: string } };
+          if (msg.id !== id) return;
+          clearTimeout(timer);
+          ws.off('message', onMessage);
+          if (msg.error) reject(new Error(`inspector: ${msg.error.message}`));
+          else resolve(msg.result ?? {});
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ id, method }));
+      });
+    await call('HeapProfiler.collectGarbage');
+    await call('HeapProfiler.collectGarbage');
+    const usage = await call('Runtime.getHeapUsage');
+    return { used: Number(usage.usedSize), total: Number(usage.totalSize) };
+  } finally {
+    ws.close();
+  }
 }

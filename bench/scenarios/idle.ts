@@ -44,6 +44,12 @@ export interface IdleResult {
   marginalPerConnectionKB: number;
   /** RSS added by the first connection of each meeting (the meeting in memory plus one connection). */
   firstConnectionPerMeetingKB: number;
+  /** Live JS heap after a forced full GC (through the inspector), at the same points as rssMB. */
+  heapMB: { base: number; afterHttp: number | null; afterFirst: number; afterAll: number };
+  /** The same divisions as for RSS, on the live heap: no garbage, no retained free pages. */
+  heapPerConnectionKB: number;
+  heapPerMeetingKB: number;
+  heapMarginalPerConnectionKB: number;
   idleCpuPct: number;
   trickle: { sent: number; latency: LatencySummary; incomplete: number; cpuPct: number; othersCpuPct: number };
   converged: boolean;
@@ -53,9 +59,15 @@ export interface IdleResult {
 const MB = 1024 * 1024;
 const KB = 1024;
 
-async function settledRss(server: ServerChild, ms: number): Promise<number> {
+/**
+ * After `ms` of quiet: the live heap after a forced full GC, then RSS (so every RSS reading is
+ * taken after a full GC too, and the deltas compare like with like).
+ */
+async function checkpoint(server: ServerChild, ms: number): Promise<{ rss: number; heap: number }> {
   await sleep(ms);
-  return server.memory().rss;
+  const heap = (await server.heapAfterGc()).used;
+  await sleep(500);
+  return { rss: server.memory().rss, heap };
 }
 
 export async function idleRun(
@@ -70,6 +82,7 @@ export async function idleRun(
     logFile: path.join(ctx.logDir, `idle-${side}-${ctx.run}.log`),
     ...(dataDir ? { dataDir } : {}),
     ...(ctx.serverRoot ? { serverRoot: ctx.serverRoot } : {}),
+    inspect: true,
   });
   const tracker = new Tracker(() => K - 1);
   const sink = { entry: (c: number, text: string) => tracker.received(c, text) };
@@ -98,13 +111,13 @@ export async function idleRun(
       a.close();
       b.close();
     }
-    const base = await settledRss(server, 2000);
-    ctx.log(`    idle server RSS ${(base / MB).toFixed(1)} MB`);
+    const base = await checkpoint(server, 2000);
+    ctx.log(`    idle server RSS ${(base.rss / MB).toFixed(1)} MB, live heap ${(base.heap / MB).toFixed(1)} MB`);
 
     // ── Polyphony: open the meetings and join everyone over HTTP ──
     let admissions: Admission[][] = [];
     let httpSetupMs: number | null = null;
-    let afterHttp: number | null = null;
+    let afterHttp: { rss: number; heap: number } | null = null;
     let joinMs: IdleResult['joinMs'] = null;
     let loadedAfterHttp: number | null = null;
     if (side === 'polyphony') {
@@ -129,8 +142,11 @@ export async function idleRun(
       httpSetupMs = performance.now() - t0;
       const health = (await (await fetch(`${server.url}/api/health`)).json()) as { meetingsLoaded?: number };
       loadedAfterHttp = health.meetingsLoaded ?? null;
-      afterHttp = await settledRss(server, 2000);
-      ctx.log(`    ${M} meetings, ${M * K} participants over HTTP in ${(httpSetupMs / 1000).toFixed(1)} s; RSS ${(afterHttp / MB).toFixed(1)} MB`);
+      afterHttp = await checkpoint(server, 2000);
+      ctx.log(
+        `    ${M} meetings, ${M * K} participants over HTTP in ${(httpSetupMs / 1000).toFixed(1)} s; ` +
+          `RSS ${(afterHttp.rss / MB).toFixed(1)} MB, live heap ${(afterHttp.heap / MB).toFixed(1)} MB`,
+      );
     }
 
     const connectOne = async (m: number, k: number): Promise<void> => {
@@ -148,7 +164,7 @@ export async function idleRun(
     const firstWave = Array.from({ length: M }, (_, m) => ({ m, k: 0 }));
     await pool(firstWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
     const firstWaveMs = performance.now() - t1;
-    const afterFirst = await settledRss(server, 2000);
+    const afterFirst = await checkpoint(server, 2000);
     const secondWave = Array.from({ length: M }, (_, m) => Array.from({ length: K - 1 }, (_, k) => ({ m, k: k + 1 }))).flat();
     const t2 = performance.now();
     await pool(secondWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
@@ -161,8 +177,11 @@ export async function idleRun(
         50,
       );
     }
-    const afterAll = await settledRss(server, 3000);
-    ctx.log(`    ${M * K} connections in ${(connectMs / 1000).toFixed(1)} s; RSS ${(afterAll / MB).toFixed(1)} MB`);
+    const afterAll = await checkpoint(server, 3000);
+    ctx.log(
+      `    ${M * K} connections in ${(connectMs / 1000).toFixed(1)} s; RSS ${(afterAll.rss / MB).toFixed(1)} MB, ` +
+        `live heap ${(afterAll.heap / MB).toFixed(1)} MB`,
+    );
 
     // ── idle CPU: everyone connected, nobody writing ──
     const idle0 = server.cpuMs();
@@ -206,16 +225,25 @@ export async function idleRun(
       loadedAfterHttp,
       connectMs,
       rssMB: {
-        base: base / MB,
-        afterHttp: afterHttp === null ? null : afterHttp / MB,
-        afterFirst: afterFirst / MB,
-        afterAll: afterAll / MB,
+        base: base.rss / MB,
+        afterHttp: afterHttp === null ? null : afterHttp.rss / MB,
+        afterFirst: afterFirst.rss / MB,
+        afterAll: afterAll.rss / MB,
         peak: mem.peak / MB,
       },
-      perConnectionKB: (afterAll - base) / connections / KB,
-      perMeetingKB: (afterAll - base) / M / KB,
-      marginalPerConnectionKB: connections > M ? (afterAll - afterFirst) / (connections - M) / KB : NaN,
-      firstConnectionPerMeetingKB: (afterFirst - (afterHttp ?? base)) / M / KB,
+      perConnectionKB: (afterAll.rss - base.rss) / connections / KB,
+      perMeetingKB: (afterAll.rss - base.rss) / M / KB,
+      marginalPerConnectionKB: connections > M ? (afterAll.rss - afterFirst.rss) / (connections - M) / KB : NaN,
+      firstConnectionPerMeetingKB: (afterFirst.rss - (afterHttp ?? base).rss) / M / KB,
+      heapMB: {
+        base: base.heap / MB,
+        afterHttp: afterHttp === null ? null : afterHttp.heap / MB,
+        afterFirst: afterFirst.heap / MB,
+        afterAll: afterAll.heap / MB,
+      },
+      heapPerConnectionKB: (afterAll.heap - base.heap) / connections / KB,
+      heapPerMeetingKB: (afterAll.heap - base.heap) / M / KB,
+      heapMarginalPerConnectionKB: connections > M ? (afterAll.heap - afterFirst.heap) / (connections - M) / KB : NaN,
       idleCpuPct,
       trickle: { sent: total, latency: summarise(values), incomplete, cpuPct, othersCpuPct },
       converged: tracker.allDelivered() && tracker.strays === 0,
