@@ -3,7 +3,7 @@
  * in my own voice or written for someone. The draft is kept on this device per meeting, so no
  * text is ever lost (a reload, a dropped connection, a phone call).
  */
-import { createContext } from 'svelte';
+import { createContext, tick } from 'svelte';
 import { loadDraft, saveDraft, type Draft } from './local.js';
 
 export class ComposerState {
@@ -14,6 +14,11 @@ export class ComposerState {
   #forPerson = $state('');
   /** Set by the composer: moves keyboard focus to the text box. */
   focus: () => void = () => undefined;
+
+  /** Focus the text box once the screen has settled (after a sheet closes and gives focus back). */
+  focusSoon(): void {
+    void tick().then(() => requestAnimationFrame(() => this.focus()));
+  }
 
   constructor(readonly meetingId: string) {
     const d = loadDraft(meetingId);
