@@ -90,7 +90,11 @@ export function hiddenMeetings(): string[] {
 /** Show a meeting on this device again (the person opened it here once more). */
 export function unhideMeeting(meetingId: string): void {
   const hidden = hiddenMeetings();
-  if (hidden.includes(meetingId)) write('hidden', hidden.filter((x) => x !== meetingId));
+  if (hidden.includes(meetingId))
+    write(
+      'hidden',
+      hidden.filter((x) => x !== meetingId),
+    );
 }
 
 /** A new personal link replaces the old one in every meeting this device remembers. */

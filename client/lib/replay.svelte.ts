@@ -33,7 +33,9 @@ const MIN_STEP_MS = 40;
 const MAX_STEP_MS = 900;
 
 const raf = (fn: FrameRequestCallback): number =>
-  typeof requestAnimationFrame === 'function' ? requestAnimationFrame(fn) : (setTimeout(() => fn(Date.now()), 16) as unknown as number);
+  typeof requestAnimationFrame === 'function'
+    ? requestAnimationFrame(fn)
+    : (setTimeout(() => fn(Date.now()), 16) as unknown as number);
 const cancelRaf = (id: number): void => {
   if (typeof cancelAnimationFrame === 'function') cancelAnimationFrame(id);
   else clearTimeout(id);

@@ -32,7 +32,8 @@ export function parseRoute(hash: string): Route {
 export const paths = {
   home: () => '#/',
   share: (meetingId: string) => `#/share/${meetingId}`,
-  room: (meetingId: string, view: RoomView = 'record') => (view === 'record' ? `#/m/${meetingId}` : `#/m/${meetingId}/${view}`),
+  room: (meetingId: string, view: RoomView = 'record') =>
+    view === 'record' ? `#/m/${meetingId}` : `#/m/${meetingId}/${view}`,
   personal: (token: string) => `#/me/${token}`,
 };
 

@@ -126,7 +126,9 @@ describe('closing a meeting, and the record afterwards', () => {
     for (const p of pages) {
       await p.locator('#composer-text').waitFor({ state: 'detached' });
       const next = p.getByRole('region', { name: 'The next meeting' });
-      await next.getByText(/Next meeting agreed — when: Fri 4 December.* 10:00; where: At Anna’s home; who: Everyone here\./).waitFor();
+      await next
+        .getByText(/Next meeting agreed — when: Fri 4 December.* 10:00; where: At Anna’s home; who: Everyone here\./)
+        .waitFor();
       // The next meeting is at the top, above the record.
       const nextTop = (await next.boundingBox())?.y ?? Infinity;
       const firstWords = (await contribution(p, 'Welcome, everyone.').boundingBox())?.y ?? -Infinity;
@@ -135,10 +137,13 @@ describe('closing a meeting, and the record afterwards', () => {
     // "Add to my calendar" is a real calendar file.
     const calendar = leo.page.getByRole('link', { name: 'Add to my calendar' });
     expect(await calendar.getAttribute('download')).not.toBeNull();
-    const ics = await leo.page.evaluate(async (href) => {
-      const r = await fetch(href);
-      return { type: r.headers.get('content-type'), text: await r.text() };
-    }, (await calendar.getAttribute('href')) ?? '');
+    const ics = await leo.page.evaluate(
+      async (href) => {
+        const r = await fetch(href);
+        return { type: r.headers.get('content-type'), text: await r.text() };
+      },
+      (await calendar.getAttribute('href')) ?? '',
+    );
     expect(ics.type).toMatch(/text\/calendar/);
     expect(ics.text).toContain('BEGIN:VEVENT');
     expect(ics.text).toContain('At Anna’s home');
@@ -224,10 +229,13 @@ describe('closing a meeting, and the record afterwards', () => {
     const mdText = await readFile((await download.path()) ?? '', 'utf8');
     expect(mdText).toContain('He slept better these two weeks.');
     expect(mdText).toContain('Anna');
-    const json = await laptop.page.evaluate(async (href) => {
-      const r = await fetch(href);
-      return (await r.json()) as { format: string; items: Array<{ text: string }> };
-    }, (await laptop.page.getByRole('link', { name: 'Download as data (JSON)' }).getAttribute('href')) ?? '');
+    const json = await laptop.page.evaluate(
+      async (href) => {
+        const r = await fetch(href);
+        return (await r.json()) as { format: string; items: Array<{ text: string }> };
+      },
+      (await laptop.page.getByRole('link', { name: 'Download as data (JSON)' }).getAttribute('href')) ?? '',
+    );
     expect(json.format).toBe('polyphony-record');
     expect(json.items.map((i) => i.text)).toContain('I want to go back to school.');
 

@@ -32,7 +32,10 @@ beforeAll(async () => {
     startServer({ clientDir: 'dist' }),
     startServer({
       clientDir: 'dist',
-      config: { recordBasis: 'care-record', keepReason: 'This service keeps meeting records in the health-care record.' },
+      config: {
+        recordBasis: 'care-record',
+        keepReason: 'This service keeps meeting records in the health-care record.',
+      },
     }),
     launch(),
   ]);
@@ -86,7 +89,10 @@ describe('erasure', () => {
       await expect.poll(() => contribution(p, 'private worry').count()).toBe(0);
       await contribution(p, 'Thank you for saying it.').waitFor();
       await contribution(p, 'I am here.').waitFor();
-      await p.getByText(/Someone \(erased\)/).first().waitFor();
+      await p
+        .getByText(/Someone \(erased\)/)
+        .first()
+        .waitFor();
       expect(await p.getByText('Anna', { exact: true }).count()).toBe(0);
     }
     // A fresh look at the record (a reload) does not bring them back.
@@ -115,10 +121,13 @@ describe('erasure', () => {
     const { maria, leo } = await start(care);
     await write(leo.page, 'I did not say I wanted the ward.');
     // While the meeting is open: add a statement instead.
-    let sheet = await more(leo.page);
+    const sheet = await more(leo.page);
     await sheet.getByRole('button', { name: 'Erasing words' }).click();
     await sheet.getByRole('button', { name: 'Erase my words…' }).click();
-    await leo.page.getByRole('dialog', { name: 'Erase my words?' }).getByRole('button', { name: 'Yes, erase my words' }).click();
+    await leo.page
+      .getByRole('dialog', { name: 'Erase my words?' })
+      .getByRole('button', { name: 'Yes, erase my words' })
+      .click();
     await sheet.getByText('The record is kept.').waitFor();
     await sheet.getByText('This service keeps meeting records in the health-care record.').waitFor();
     await sheet.getByRole('button', { name: 'Add a correction or statement' }).click();
@@ -131,7 +140,10 @@ describe('erasure', () => {
     await endMeeting(maria.page, 'not-agreed');
     await leo.page.getByText('This meeting has ended. Its record can no longer change.').waitFor();
     await leo.page.getByRole('button', { name: 'Erase the whole record…' }).click();
-    await leo.page.getByRole('dialog', { name: 'Erase the whole record?' }).getByRole('button', { name: 'Yes, erase the whole record' }).click();
+    await leo.page
+      .getByRole('dialog', { name: 'Erase the whole record?' })
+      .getByRole('button', { name: 'Yes, erase the whole record' })
+      .click();
     const answer = leo.page.getByRole('region', { name: 'Erasing words' });
     await answer.getByText('The record is kept.').waitFor();
     await answer.getByText(/You can add your correction or statement when the network meets\s+again/).waitFor();

@@ -40,7 +40,9 @@ async function join(page: Page, joinUrl: string, name: string, shared: boolean):
 
 /** The app is kept by the service worker, ready to open without a connection. */
 async function appKept(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.documentElement.dataset.offline === 'ready', undefined, { timeout: 15_000 });
+  await page.waitForFunction(() => document.documentElement.dataset.offline === 'ready', undefined, {
+    timeout: 15_000,
+  });
 }
 
 /** Names of this page's IndexedDB databases that hold a copy of the meeting. */
