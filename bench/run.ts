@@ -47,6 +47,8 @@ interface FanoutMedians {
   serverCpuPct: number;
   cpuPerDeliveryUs: number;
   peakRssMB: number;
+  framesPerDelivery: number;
+  bytesPerDelivery: number;
   converged: boolean;
 }
 
@@ -140,6 +142,8 @@ if (opts.scenarios.includes('fanout')) {
       serverCpuPct: median(runs.map((x) => x.serverCpuPct)),
       cpuPerDeliveryUs: median(runs.map((x) => x.cpuPerDeliveryUs)),
       peakRssMB: median(runs.map((x) => x.peakRssMB)),
+      framesPerDelivery: median(runs.map((x) => x.framesPerDelivery)),
+      bytesPerDelivery: median(runs.map((x) => x.bytesPerDelivery)),
       converged: runs.every((x) => x.converged && x.sameState),
     };
   }
@@ -258,6 +262,8 @@ if (results.fanout) {
         ['server CPU (% of one core)', f(P?.serverCpuPct), f(B?.serverCpuPct), ratio(P?.serverCpuPct, B?.serverCpuPct)],
         ['server CPU per delivered update (µs)', f(P?.cpuPerDeliveryUs), f(B?.cpuPerDeliveryUs), ratio(P?.cpuPerDeliveryUs, B?.cpuPerDeliveryUs)],
         ['server peak RSS (MB)', f(P?.peakRssMB), f(B?.peakRssMB), ratio(P?.peakRssMB, B?.peakRssMB)],
+        ['messages received per delivered update', f(P?.framesPerDelivery, 2), f(B?.framesPerDelivery, 2), ratio(P?.framesPerDelivery, B?.framesPerDelivery)],
+        ['bytes received per delivered update', f(P?.bytesPerDelivery, 0), f(B?.bytesPerDelivery, 0), ratio(P?.bytesPerDelivery, B?.bytesPerDelivery)],
         ['all clients converged (every run)', P ? (P.converged ? 'yes' : 'NO') : '—', B ? (B.converged ? 'yes' : 'NO') : '—', ''],
       ],
     ),

@@ -18,7 +18,15 @@ import { VOICE_LOG, type OrderMark } from '../../shared/record.js';
 import { toBase64 } from '../../shared/wire.js';
 import { until } from './util.js';
 
+/** What the clients received from the server: WebSocket messages and their payload bytes. */
+export interface Traffic {
+  frames: number;
+  bytes: number;
+}
+
 export interface Sink {
+  /** Count every message the clients receive here. */
+  traffic?: Traffic;
   /** Client `client` now holds an entry with this text. */
   entry(client: number, text: string): void;
   /** Client `client` now holds the server's order mark for entry `entryId` (Polyphony only). */
@@ -84,6 +92,14 @@ export class PolyphonyClient implements BenchClient {
     readonly sink: Sink | null,
   ) {
     conn.subscribe(() => this.#watch());
+    const traffic = sink?.traffic;
+    if (traffic) {
+      // Each Socket.IO event is one WebSocket text frame: 42["event",…args] (no binary attachments).
+      conn.socket.onAny((event: string, ...args: unknown[]) => {
+        traffic.frames++;
+        traffic.bytes += 2 + JSON.stringify([event, ...args]).length;
+      });
+    }
     if (sink?.mark) {
       const mark = sink.mark.bind(sink);
       conn.meetingDoc.on('update', (update: Uint8Array) => {
@@ -172,8 +188,10 @@ export class BaselineClient implements BenchClient {
     // awareness unless typing). With it, y-websocket's default {} state is renewed every 15 s,
     // which also keeps the provider's 30 s "no message received" check from reconnecting idle rooms.
     if (!awareness) aw.setLocalState(null);
+    const traffic = sink?.traffic;
+    const Socket = traffic ? countingWebSocket(traffic) : WS;
     this.provider = new WebsocketProvider(url.replace(/^http/, 'ws'), room, this.doc, {
-      WebSocketPolyfill: WS as unknown as typeof WebSocket,
+      WebSocketPolyfill: Socket as unknown as typeof WebSocket,
       // Clients in one process would otherwise reach each other through BroadcastChannel, not the server.
       disableBc: true,
       awareness: aw,
@@ -219,6 +237,19 @@ export class BaselineClient implements BenchClient {
     this.provider.destroy();
     this.doc.destroy();
   }
+}
+
+/** `ws`, counting every message it receives into `traffic`. */
+function countingWebSocket(traffic: Traffic): unknown {
+  return class CountingWebSocket extends WS {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols);
+      this.on('message', (data: WS.RawData) => {
+        traffic.frames++;
+        traffic.bytes += Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+      });
+    }
+  };
 }
 
 /** The bench process's own CPU time (ms) and event-loop view, for context in the results. */

@@ -54,6 +54,9 @@ export interface FanoutResult {
   strays: number;
   benchCpuPct: number;
   benchLoopDelayP99Ms: number;
+  /** WebSocket messages (and payload bytes) the clients received in the window, per delivered update. */
+  framesPerDelivery: number;
+  bytesPerDelivery: number;
   /** CPU used by everything else on the machine during the window (% of one core): noise. */
   othersCpuPct: number;
   loadavgAtStart: number;
@@ -88,7 +91,9 @@ export async function fanoutRun(
     ...(ctx.serverRoot ? { serverRoot: ctx.serverRoot } : {}),
   });
   const tracker = new Tracker(() => n - 1);
+  const traffic = { frames: 0, bytes: 0 };
   const sink = {
+    traffic,
     entry: (c: number, text: string) => tracker.received(c, text),
     mark: (c: number, id: string) => tracker.marked(c, id),
   };
@@ -132,12 +137,14 @@ export async function fanoutRun(
     let at0 = 0;
     let hr0 = 0;
     let machine0 = 0;
+    let traffic0 = { ...traffic };
     const loop = monitorEventLoopDelay({ resolution: 1 });
     timers.add(
       setTimeout(() => {
         cpu0 = server.cpuMs();
         bench0 = processCpuMs();
         machine0 = machineCpuMs();
+        traffic0 = { ...traffic };
         at0 = performance.now();
         hr0 = Number(process.hrtime.bigint() / 1000n);
         loop.enable();
@@ -161,6 +168,7 @@ export async function fanoutRun(
     while (!tracker.allDelivered(withMarks) && performance.now() < drainDeadline) await sleep(5);
     const cpu1 = server.cpuMs();
     const machine1 = machineCpuMs();
+    const traffic1 = { ...traffic };
     const at1 = performance.now();
     const hr1 = Number(process.hrtime.bigint() / 1000n);
     const bench1 = processCpuMs();
@@ -207,6 +215,8 @@ export async function fanoutRun(
       benchCpuPct: (100 * (bench1 - bench0)) / (at1 - at0),
       // The histogram counts the 1 ms sampling period itself; subtract it.
       benchLoopDelayP99Ms: Math.max(0, loop.percentile(99) / 1e6 - 1),
+      framesPerDelivery: deliveries ? (traffic1.frames - traffic0.frames) / deliveries : NaN,
+      bytesPerDelivery: deliveries ? (traffic1.bytes - traffic0.bytes) / deliveries : NaN,
       othersCpuPct: (100 * (machine1 - machine0 - (cpu1 - cpu0) - (bench1 - bench0))) / (at1 - at0),
       loadavgAtStart,
       windowUs: [hr0, hr1],
