@@ -14,6 +14,7 @@ import {
   type MeetingLogs,
   type OrderMark,
   type RecordView,
+  type TimelineEntry,
   type VoiceEntry,
 } from '../../shared/record.js';
 import * as v from 'valibot';
@@ -82,6 +83,25 @@ export class ReplayState {
 
   /** The record as it stood at the step on screen. */
   readonly view: RecordView = $derived(buildRecord(this.#meeting, this.#voices, { upTo: this.shown }));
+
+  /**
+   * The timeline at the step on screen, sharing every entry that did not change since the last
+   * step: the same objects, so the screen updates only what a step added or changed.
+   */
+  readonly timeline: TimelineEntry[] = $derived.by(() => {
+    const next = new Map<string, { sig: string; entry: TimelineEntry }>();
+    const out = this.view.timeline.map((entry) => {
+      const key = entry.kind === 'item' ? entry.item.ref : `event:${entry.event.id}`;
+      const sig = entry.kind === 'item' ? JSON.stringify(entry.item) : '';
+      const before = this.#previous.get(key);
+      const kept = before && before.sig === sig ? before.entry : entry;
+      next.set(key, { sig, entry: kept });
+      return kept;
+    });
+    this.#previous = next;
+    return out;
+  });
+  #previous = new Map<string, { sig: string; entry: TimelineEntry }>();
 
   /** The step on screen (null before the first). */
   readonly current: ReplayStep | null = $derived.by(() => {
