@@ -67,11 +67,26 @@ export interface ConnectionOptions {
   as?: string;
 }
 
+/** Whether `doc` holds anything beyond the encoded state vector `sv`. */
+function holdsMore(doc: Y.Doc, sv: Uint8Array): boolean {
+  let theirs: Map<number, number>;
+  try {
+    theirs = Y.decodeStateVector(sv);
+  } catch {
+    return false;
+  }
+  for (const [client, clock] of doc.store.clients) {
+    const last = clock[clock.length - 1];
+    if (last && last.id.clock + last.length > (theirs.get(client) ?? 0)) return true;
+  }
+  return false;
+}
+
 /** Origin of updates that came from the server (never sent back). */
 const REMOTE = Symbol('remote');
 
 export class MeetingConnection {
-  readonly meetingDoc = new Y.Doc();
+  #meetingDoc = new Y.Doc();
   readonly voices = new Map<string, Y.Doc>();
   readonly socket: Socket<ServerToClientEvents, ClientToServerEvents>;
   /** This participant's id, as the server knows it (after `welcome`). */
@@ -108,11 +123,7 @@ export class MeetingConnection {
       ...options.socket,
     };
     this.socket = options.url ? io(options.url, opts) : io(opts);
-    this.meetingDoc.getMap<Person>(MEETING_PEOPLE).observe(() => {
-      for (const [id, p] of this.people) if (!p.erased) this.#voice(id);
-    });
-    this.meetingDoc.on('update', () => this.#changed());
-    this.#persist(MEETING_DOC, this.meetingDoc);
+    this.#wireMeetingDoc();
     if (options.me && isId(options.me)) {
       this.me = options.me;
       this.#voice(options.me);
@@ -120,6 +131,40 @@ export class MeetingConnection {
     }
     this.ready = Promise.all([...this.#persistence.values()].map((p) => p.whenSynced)).then(() => undefined);
     this.#wireSocket();
+  }
+
+  /** The meeting document: written by the server only; read here. */
+  get meetingDoc(): Y.Doc {
+    return this.#meetingDoc;
+  }
+
+  #wireMeetingDoc(): void {
+    const doc = this.#meetingDoc;
+    doc.getMap<Person>(MEETING_PEOPLE).observe(() => {
+      for (const [id, p] of this.people) if (!p.erased) this.#voice(id);
+    });
+    doc.on('update', () => this.#changed());
+    this.#persist(MEETING_DOC, doc);
+  }
+
+  /**
+   * This device holds meeting state the server does not have (it was shared before a crash took
+   * it back): drop the copy and sync the server's afresh. Only the server writes this document,
+   * so nothing of anyone's is lost.
+   */
+  #resetMeetingDoc(): void {
+    const old = this.#meetingDoc;
+    const persistence = this.#persistence.get(MEETING_DOC);
+    this.#persistence.delete(MEETING_DOC);
+    this.#meetingDoc = new Y.Doc();
+    const rewire = () => {
+      this.#wireMeetingDoc();
+      this.#send(MEETING_DOC, syncStep1(this.#meetingDoc));
+      this.#changed();
+    };
+    old.destroy();
+    if (persistence) void persistence.clearData().then(rewire, rewire);
+    else rewire();
   }
 
   // ── this device's copy ───────────────────────────────────────────────────────────────
@@ -359,6 +404,7 @@ export class MeetingConnection {
       }
       if (msg.kind === 'step1') {
         if (docId === this.me) this.#send(docId, syncStep2(doc, msg.stateVector));
+        if (docId === MEETING_DOC && holdsMore(doc, msg.stateVector)) this.#resetMeetingDoc();
       } else if (msg.kind === 'awareness') {
         const states = this.typing.get(docId) ?? new Map<number, boolean>();
         for (const e of decodeAwareness(msg.update)) {

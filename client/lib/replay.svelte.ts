@@ -89,6 +89,8 @@ export class ReplayState {
    * step: the same objects, so the screen updates only what a step added or changed.
    */
   readonly timeline: TimelineEntry[] = $derived.by(() => {
+    // A plain cache, not state: nothing reads it reactively.
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity
     const next = new Map<string, { sig: string; entry: TimelineEntry }>();
     const out = this.view.timeline.map((entry) => {
       const key = entry.kind === 'item' ? entry.item.ref : `event:${entry.event.id}`;
@@ -101,6 +103,7 @@ export class ReplayState {
     this.#previous = next;
     return out;
   });
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a plain cache (see above)
   #previous = new Map<string, { sig: string; entry: TimelineEntry }>();
 
   /** The step on screen (null before the first). */
