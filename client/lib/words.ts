@@ -51,7 +51,7 @@ export function agreedTime(when: string): string {
 }
 
 export function describeNext(next: NextMeeting | null): string {
-  if (!next) return 'Nothing was noted about a next meeting.';
+  if (!next) return 'No next meeting is planned for now.';
   if (!next.agreed)
     return next.arranger
       ? `The next meeting is not agreed yet. ${next.arranger} will arrange it.`
