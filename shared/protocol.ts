@@ -14,6 +14,10 @@ import * as v from 'valibot';
 import { ID_PATTERN } from './ids.js';
 import { LIMITS } from './limits.js';
 
+/** Names and relations are one line of the person's own words: no line breaks or control characters. */
+const NO_CONTROL = /^[^\p{Cc}]*$/u;
+const Name = v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars), v.regex(NO_CONTROL, 'A name is one line.'));
+
 export const PROTOCOL_VERSION = 1;
 
 /** y-protocols message types carried in the `y` event (first varUint of the message). */
@@ -130,10 +134,10 @@ export interface ClientToServerEvents {
 }
 
 const Pid = v.pipe(v.string(), v.regex(ID_PATTERN));
-const Short = v.pipe(v.string(), v.trim(), v.maxLength(200));
+const Short = v.pipe(v.string(), v.trim(), v.maxLength(200), v.regex(NO_CONTROL, 'One line, please.'));
 export const AddPersonSchema = v.strictObject({
-  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(LIMITS.nameChars)),
-  relation: v.optional(v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars)), ''),
+  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(LIMITS.nameChars), v.regex(NO_CONTROL, 'A name is one line.')),
+  relation: v.optional(Name, ''),
 });
 export type AddPersonInput = v.InferInput<typeof AddPersonSchema>;
 export const ReflectSchema = v.strictObject({ action: v.picklist(['start', 'end']) });
@@ -171,7 +175,6 @@ export const HandshakeSchema = v.strictObject({
 });
 export type Handshake = v.InferOutput<typeof HandshakeSchema>;
 
-const Name = v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars));
 
 /** POST /api/meetings */
 export const OpenMeetingSchema = v.strictObject({

@@ -163,7 +163,10 @@ export async function untilAsync(
   }
 }
 
-/** Every connection holds the same state of every voice document and of the meeting document. */
+/**
+ * Every connection holds the same state of every voice document and of the meeting document, and
+ * the server has placed every entry (every item has its order mark): converged with the server.
+ */
 export function converged(conns: readonly MeetingConnection[]): boolean {
   const ref = conns[0];
   if (!ref) return true;
@@ -175,7 +178,8 @@ export function converged(conns: readonly MeetingConnection[]): boolean {
       const b = c.voices.get(id);
       if (!a || !b || !sameState(a, b)) return false;
     }
-    if (c.order.length !== ref.order.length) return false;
+    if (!sameState(ref.meetingDoc, c.meetingDoc)) return false;
+    for (const item of c.record().byRef.values()) if (item.seq === null) return false;
   }
   return true;
 }

@@ -168,7 +168,7 @@ describe('malformed sync messages', () => {
     add('unknown sync message type', me, toBase64(new Uint8Array([0, 9, 0])), malformed);
     add('trailing bytes', me, toBase64(new Uint8Array([...validMessage, 0])), malformed);
     add('length prefix past the end', me, toBase64(new Uint8Array([0, 2, 200, 1, 2, 3])), malformed);
-    add('awareness with too many entries', me, toBase64(awarenessBytes(1000)), malformed);
+    add('awareness with too many entries', me, toBase64(awarenessBytes(1000)), [Refusal.malformed, Refusal.tooLarge]);
     // The message cut at every offset.
     for (let i = 0; i < validMessage.length; i++)
       add(`message cut at ${i}`, me, toBase64(validMessage.slice(0, i)), malformed);
@@ -983,7 +983,15 @@ describe('issue 5: limits, access and headers', () => {
     it('line breaks in words or names cannot forge another entry or heading in the Markdown export', async () => {
       const opened = await openMeeting(srv, 'Facilitator');
       const ben = await join(srv, opened, 'Ben', 'brother');
-      const mallory = await connect(srv, await join(srv, opened, 'Mallory\n- **Ben** (brother), 1 Jan 2030, 12:00:'));
+      // A name is one line: a name with a line break is refused at the door.
+      const multiline = await fetch(`${srv.url}/api/meetings/${opened.meetingId}/join`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ joinToken: opened.joinToken, name: 'Mallory\n- **Ben** (brother), 1 Jan 2030, 12:00:' }),
+      });
+      expect(multiline.status).toBe(400);
+      expect(((await multiline.json()) as { error: string }).error).toBe('invalid');
+      const mallory = await connect(srv, await join(srv, opened, 'Mallory - **Ben** (brother), 1 Jan 2030, 12:00:'));
       const forged = [
         'I am fine.\n- **Ben** (brother), 1 Jan 2030, 12:00:  \n  I agree to the hospital.',
         'Also fine.\r- Ben (brother), 1 Jan 2030, 12:00:\r  I agree as well.',

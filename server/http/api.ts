@@ -70,11 +70,11 @@ export function apiRouter(deps: ApiDeps): express.Router {
   const { store, meetings, config, clock } = deps;
   const secure = config.publicUrl.startsWith('https:');
   const r = express.Router();
-  r.use(express.json({ limit: LIMITS.httpBody, strict: true }));
   r.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
   });
+  r.use(express.json({ limit: LIMITS.httpBody, strict: true }));
 
   const limiter = (perMinute: number) =>
     rateLimit({

@@ -283,7 +283,13 @@ export class Meeting {
     doc.on('update', (update: Uint8Array, origin: Origin) => {
       if (origin === STORE) return;
       this.#enqueue({ doc: id, update });
-      this.port.broadcast(id, syncUpdate(update), origin?.kind === 'connection' ? origin.socketId : undefined);
+      // A voice update is shared at once: its writer keeps it until told it is saved, and sends it
+      // again after any crash. The meeting document has no other copy than the server's, so its
+      // updates are shared only once they are on disk (see #flush): a device never holds a
+      // meeting state that a crash could take back.
+      if (id !== MEETING_DOC) {
+        this.port.broadcast(id, syncUpdate(update), origin?.kind === 'connection' ? origin.socketId : undefined);
+      }
     });
   }
 
@@ -338,6 +344,9 @@ export class Meeting {
     const out: Array<[string, Uint8Array]> = [];
     const own = this.#voice(participantId, true)!;
     out.push([participantId, syncStep1(own)]);
+    // The meeting document's state vector: a device holding more than this (from before a crash)
+    // drops its copy and syncs afresh.
+    out.push([MEETING_DOC, syncStep1(this.meetingDoc)]);
     const byDoc = new Map<string, AwarenessEntry[]>();
     for (const h of this.#awareness.values()) {
       const list = byDoc.get(h.doc) ?? [];
@@ -390,15 +399,16 @@ export class Meeting {
         return { ok: true };
       }
       case 'awareness':
-        return this.#receiveAwareness(socketId, participantId, docId, bytes, msg.update);
+        return this.#receiveAwareness(socketId, participantId, docId, msg.update);
     }
   }
 
-  #receiveAwareness(socketId: string, participantId: string, docId: string, raw: Uint8Array, update: Uint8Array): Received {
+  #receiveAwareness(socketId: string, participantId: string, docId: string, update: Uint8Array): Received {
     if (docId !== participantId) {
       return refuse(Refusal.notYourAwareness, 'You can only say whether you yourself are writing.');
     }
     let entries: AwarenessEntry[];
+    if (update.length > LIMITS.awarenessBytes * 4) return refuse(Refusal.tooLarge, 'The awareness update is too large.');
     try {
       entries = decodeAwareness(update);
     } catch {
@@ -419,7 +429,8 @@ export class Meeting {
       if (e.state === null) this.#awareness.delete(e.clientID);
       else this.#awareness.set(e.clientID, { doc: docId, socketId, entry: e });
     }
-    this.port.broadcast(docId, raw, socketId);
+    // Relay what was checked, re-encoded: never the sender's raw bytes.
+    this.port.broadcast(docId, awarenessMessage(entries), socketId);
     return { ok: true };
   }
 
@@ -484,6 +495,11 @@ export class Meeting {
     for (const [d, sv] of svs) {
       this.#durable.set(d, sv);
       if (d !== MEETING_DOC) this.port.saved(d, d, sv);
+    }
+    const meetingUpdates = batch.filter((u) => u.doc === MEETING_DOC).map((u) => u.update);
+    if (meetingUpdates.length > 0 && !this.#closed) {
+      const merged = meetingUpdates.length === 1 ? meetingUpdates[0]! : Y.mergeUpdates(meetingUpdates);
+      this.port.broadcast(MEETING_DOC, syncUpdate(merged));
     }
   }
 

@@ -117,14 +117,33 @@ export function exportJson(meetingId: string, snap: RecordSnapshot, now: number)
   };
 }
 
-/** Text from people, made inert for Markdown and HTML renderers alike. */
-export function inert(text: string): string {
+/**
+ * Text from people, made inert for Markdown and HTML renderers alike: HTML is escaped, inline
+ * syntax is escaped, and every line stays inside its list item (continuation lines are indented
+ * with `indent`, and a line cannot start a list, heading, quote or code block of its own).
+ */
+export function inert(text: string, indent = ''): string {
   return text
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map(inertLine)
+    .join(`  \n${indent}`);
+}
+
+function inertLine(line: string): string {
+  return line
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
     .replace(/([\\`*_{}[\]()#+!|~])/g, '\\$1')
-    .replace(/\r?\n/g, '  \n');
+    .replace(/^(\s*)([-=])/, '$1\\$2')
+    .replace(/^(\s*)(\d+)([.)])/, '$1$2\\$3')
+    .replace(/^\s+/, (m) => '\u00a0'.repeat(m.length));
+}
+
+/** A name or other one-line text: line breaks become spaces. */
+function inertName(text: string): string {
+  return inertLine(text.replace(/[\r\n]+/g, ' '));
 }
 
 const STANCE: Record<PositionView['stance'], string> = {
@@ -140,15 +159,15 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
   const time = (ms: number | null) => (ms === null ? 'not yet received' : fmt.format(ms));
   const who = (id: string) => {
     const p = snap.people.get(id);
-    const name = inert(displayName(p));
-    const relation = p?.relation && p.name ? ` (${inert(p.relation)})` : '';
+    const name = inertName(displayName(p));
+    const relation = p?.relation && p.name ? ` (${inertName(p.relation)})` : '';
     return `${name}${relation}${p?.removed ? ' [removed from the meeting]' : ''}`;
   };
   const lines: string[] = [];
   lines.push(`# Meeting record`);
   lines.push('');
   const net = snap.state.network;
-  if (net?.name) lines.push(`Network: ${inert(net.name)}  `);
+  if (net?.name) lines.push(`Network: ${inertName(net.name)}  `);
   lines.push(`Opened: ${time(snap.state.openedAt)}  `);
   lines.push(`Status: ${snap.state.status === 'ended' ? 'ended (read-only)' : 'open'}  `);
   lines.push(`Meeting id: ${meetingId}`);
@@ -158,9 +177,9 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
   lines.push('');
   if (!next) lines.push('Not discussed yet.');
   else if (next.agreed) {
-    lines.push(`Agreed: ${next.when ? inert(next.when.replace('T', ' ')) : 'time not set'}${next.where ? `, ${inert(next.where)}` : ''}.  `);
-    if (next.who) lines.push(`Who: ${inert(next.who)}`);
-  } else lines.push(`Not agreed yet.${next.arranger ? ` ${inert(next.arranger)} will arrange it.` : ''}`);
+    lines.push(`Agreed: ${next.when ? inertName(next.when.replace('T', ' ')) : 'time not set'}${next.where ? `, ${inertName(next.where)}` : ''}.  `);
+    if (next.who) lines.push(`Who: ${inertName(next.who)}`);
+  } else lines.push(`Not agreed yet.${next.arranger ? ` ${inertName(next.arranger)} will arrange it.` : ''}`);
   lines.push('');
   lines.push('## People');
   lines.push('');
@@ -185,18 +204,23 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
       : '';
     const seg = i.segment ? ` [${i.segment.kind === 'reflecting' ? 'during a reflecting conversation' : 'response to a reflection'}]` : '';
     const head = `${label ? `${label} ` : ''}**${who(i.speaker)}**, ${time(i.at)}${by}${seg}`;
-    const body = i.withdrawn ? `~~${inert(i.text)}~~ (taken back ${time(i.withdrawn.at)})` : inert(i.text);
+    const body = i.withdrawn
+      ? `~~${inert(i.text, `${pad}  `)}~~ (taken back ${time(i.withdrawn.at)})`
+      : inert(i.text, `${pad}  `);
     lines.push(`${pad}- ${head}:  `);
     lines.push(`${pad}  ${body}`);
     if (i.versions.length > 1) {
       lines.push(`${pad}  - Earlier words:`);
-      for (const v of i.versions.slice(0, -1)) lines.push(`${pad}    - "${inert(v.text)}" (${who(v.by)}, ${time(v.at)})`);
+      for (const v of i.versions.slice(0, -1)) {
+        lines.push(`${pad}    - "${inert(v.text, `${pad}      `)}" (${who(v.by)}, ${time(v.at)})`);
+      }
     }
     if (i.kind === 'proposal') {
-      lines.push(`${pad}  - ${i.decision?.outcome === 'decided' ? `Decided${i.decision.text ? `: ${inert(i.decision.text)}` : ''}` : 'Not decided yet'}`);
+      const decided = i.decision?.outcome === 'decided';
+      lines.push(`${pad}  - ${decided ? `Decided${i.decision?.text ? `: ${inert(i.decision.text, `${pad}    `)}` : ''}` : 'Not decided yet'}`);
       for (const p of i.positions) {
         const mark = p.confirmed ? '' : ` (written by ${who(p.writer)}, not yet confirmed)`;
-        lines.push(`${pad}  - ${who(p.person)} ${STANCE[p.stance]}${p.text ? `: "${inert(p.text)}"` : ''}${mark}`);
+        lines.push(`${pad}  - ${who(p.person)} ${STANCE[p.stance]}${p.text ? `: "${inert(p.text, `${pad}    `)}"` : ''}${mark}`);
       }
     }
     for (const a of i.answers) item(a, depth + 1);

@@ -60,8 +60,9 @@ export class UpdateLog {
   #fh: FileHandle | null = null;
   #opening: Promise<FileHandle> | null = null;
   #chain: Promise<void> = Promise.resolve();
-  /** Length of the file's acknowledged part; a failed append is cut back to it. */
+  /** Length of the file's acknowledged part (once known); a failed append is cut back to it. */
   #size = 0;
+  #sizeKnown = false;
 
   constructor(readonly file: string) {}
 
@@ -74,6 +75,8 @@ export class UpdateLog {
       throw e;
     }
     const { updates, validLength } = decodeRecords(buf, this.file);
+    this.#size = validLength;
+    this.#sizeKnown = true;
     if (validLength < buf.length) {
       // A torn tail from a crash mid-append: never acknowledged, safe to cut.
       const fh = await open(this.file, 'r+');
@@ -93,7 +96,13 @@ export class UpdateLog {
     const run = this.#chain.then(async () => {
       const fh = await this.#handle();
       try {
-        await fh.write(buf);
+        // A nearly full disk takes part of a write and reports a short count, not an error:
+        // keep writing until every byte is taken (the next write then fails with ENOSPC).
+        for (let done = 0; done < buf.length; ) {
+          const { bytesWritten } = await fh.write(buf, done, buf.length - done);
+          if (bytesWritten <= 0) throw new Error('the disk took no bytes');
+          done += bytesWritten;
+        }
         await fh.datasync();
         this.#size += buf.length;
       } catch (e) {
@@ -122,6 +131,8 @@ export class UpdateLog {
       }
       await rename(tmp, this.file);
       await fsyncDir(path.dirname(this.file));
+      this.#size = (await stat(this.file)).size;
+      this.#sizeKnown = true;
     });
     this.#chain = run.catch(() => undefined);
     return run;
@@ -140,6 +151,8 @@ export class UpdateLog {
     await this.#closeHandle();
     await rm(this.file, { force: true });
     await fsyncDir(path.dirname(this.file));
+    this.#size = 0;
+    this.#sizeKnown = false;
   }
 
   async close(): Promise<void> {
@@ -157,8 +170,20 @@ export class UpdateLog {
         existed = false;
       }
       const fh = await open(this.file, 'a');
-      this.#size = (await fh.stat()).size;
-      if (!existed) await fsyncDir(path.dirname(this.file));
+      try {
+        const size = (await fh.stat()).size;
+        if (!this.#sizeKnown) {
+          this.#size = size;
+          this.#sizeKnown = true;
+        } else if (size > this.#size) {
+          // An earlier failed append could not be cut back then: cut it now, before appending.
+          await fh.truncate(this.#size);
+        }
+        if (!existed) await fsyncDir(path.dirname(this.file));
+      } catch (e) {
+        await fh.close();
+        throw e;
+      }
       return fh;
     })();
     try {
