@@ -277,7 +277,8 @@ describe('closing a meeting, and the record afterwards', () => {
 
     // ── The network's next meeting: the facilitator opens it, everyone reaches it ─────
     await maria.page.getByRole('button', { name: 'Open the next meeting' }).click();
-    await maria.page.getByRole('heading', { name: /^Meeting/ }).waitFor();
+    await maria.page.waitForURL((url) => !url.hash.includes(meetingId));
+    await maria.page.getByRole('heading', { name: /^Meeting · / }).waitFor();
     await connected(maria.page);
     expect(meetingIdOf(maria.page)).not.toBe(meetingId);
     await maria.page.getByRole('link', { name: '← Previous meeting' }).waitFor();

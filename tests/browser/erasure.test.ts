@@ -78,8 +78,8 @@ describe('erasure', () => {
     // Anna erases her own words: a clear confirmation first.
     await anna.page.getByRole('button', { name: 'Erase my words…' }).click();
     const dialog = anna.page.getByRole('dialog', { name: 'Erase my words?' });
-    await dialog.getByText(/erased for good/).waitFor();
-    await dialog.getByText(/Everyone else’s words stay/).waitFor();
+    await dialog.getByText(/erased\s+for\s+good/).waitFor();
+    await dialog.getByText(/Everyone\s+else’s\s+words\s+stay/).waitFor();
     await accessible(anna.page, 'erase confirmation (phone)');
     await shot(anna.page, 'erase-confirm-phone');
     await dialog.getByRole('button', { name: 'Yes, erase my words' }).click();
@@ -107,7 +107,7 @@ describe('erasure', () => {
     // Leo erases the whole record.
     await leo.page.getByRole('button', { name: 'Erase the whole record…' }).click();
     const whole = leo.page.getByRole('dialog', { name: 'Erase the whole record?' });
-    await whole.getByText(/everyone’s words/).waitFor();
+    await whole.getByText(/everyone’s\s+words/).waitFor();
     await whole.getByRole('button', { name: 'Yes, erase the whole record' }).click();
     for (const p of [maria.page, leo.page]) await p.getByRole('heading', { name: 'This record was erased' }).waitFor();
     for (const p of pages) expect(await contribution(p, 'I am here.').count()).toBe(0);
