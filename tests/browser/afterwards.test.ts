@@ -95,6 +95,7 @@ describe('closing a meeting, and the record afterwards', () => {
     await sheet.getByLabel('When did the network first contact the service?').fill(sixHoursAgo);
     await sheet.getByRole('button', { name: 'Save the first contact time' }).click();
     await sheet.getByText('First meeting 6 hours after first contact — within the 24-hour aim.').waitFor();
+    await accessible(maria.page, 'more: the network (phone)');
     await sheet.getByRole('button', { name: 'Close' }).click();
 
     // ── Read-back before closing: large calm text, and anyone can still add ────────────

@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type TestServer } from '../helpers.js';
 import {
+  accessible,
   connected,
   contribution,
   launch,
@@ -111,6 +112,8 @@ describe('offline', () => {
     const sheet = await more(anna.page);
     await sheet.getByRole('button', { name: 'Leave this meeting' }).click();
     await sheet.getByRole('button', { name: 'Leave, and keep it on this device' }).waitFor();
+    await accessible(anna.page, 'more: leave this meeting (phone)');
+    await shot(anna.page, 'leave-phone');
     await sheet.getByRole('button', { name: 'Remove this meeting from this device' }).click();
     await anna.page.getByRole('button', { name: 'Open a meeting' }).waitFor();
     await expect.poll(() => copies(anna.page, meetingId)).toEqual([]);
