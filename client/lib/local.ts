@@ -97,14 +97,21 @@ export function unhideMeeting(meetingId: string): void {
     );
 }
 
-/** A new personal link replaces the old one in every meeting this device remembers. */
-export function replaceToken(oldToken: string | null, newToken: string, meetingIds: readonly string[]): void {
-  for (const id of meetingIds) {
-    const m = localMeeting(id);
-    if (oldToken === null || m.personalToken === oldToken || m.personalToken === undefined) {
-      rememberMeeting(id, { personalToken: newToken });
+/**
+ * A new personal link replaces the old one: in the given meetings, and in every meeting this
+ * device remembers with the old link.
+ */
+export function replaceToken(oldToken: string, newToken: string, meetingIds: readonly string[]): void {
+  const ids = new Set(meetingIds);
+  try {
+    for (const key of Object.keys(localStorage)) {
+      const id = key.startsWith(`${PREFIX}meeting:`) ? key.slice(`${PREFIX}meeting:`.length) : '';
+      if (isId(id) && localMeeting(id).personalToken === oldToken) ids.add(id);
     }
+  } catch {
+    // Storage refused: only the given meetings.
   }
+  for (const id of ids) rememberMeeting(id, { personalToken: newToken });
 }
 
 /** "This is a shared or borrowed phone": this device keeps no copies, and people leave no trace. */

@@ -302,5 +302,31 @@ describe('closing a meeting, and the record afterwards', () => {
     await laptop.page.getByRole('link', { name: '← Previous meeting' }).click();
     await contribution(laptop.page, 'He slept better these two weeks.').waitFor();
     await laptop.page.getByRole('link', { name: 'Next meeting →' }).waitFor();
+
+    // ── Lost phone: a new personal link; the old one stops working everywhere ─────────
+    await laptop.page.goto(annasLink);
+    await laptop.page.getByRole('heading', { name: 'My meetings' }).waitFor();
+    await laptop.page.getByRole('button', { name: 'Get a new personal link' }).click();
+    await laptop.page.getByRole('button', { name: 'Yes, get a new link' }).click();
+    await laptop.page.getByText('Here is your new personal link.').waitFor();
+    const newLink =
+      (await laptop.page.getByRole('link', { name: /Your new personal link/ }).getAttribute('href')) ?? '';
+    expect(newLink).toMatch(/\/#\/me\/[A-Za-z0-9_-]{22}$/);
+    expect(newLink).not.toBe(annasLink);
+    await expect.poll(() => laptop.page.locator('svg.qr').count()).toBe(1);
+    expect(laptop.page.url()).toBe(newLink);
+    await accessible(laptop.page, 'new personal link (desktop)');
+    await shot(laptop.page, 'new-link-desktop');
+    // Her phone is the "lost" one: its connection is closed, and it cannot come back in.
+    await anna.page.getByRole('heading', { name: 'You cannot take part in this meeting from here' }).waitFor();
+    // The laptop that asked keeps access.
+    await laptop.page.getByRole('link', { name: 'Go to the meeting that is open now' }).click();
+    await connected(laptop.page);
+    const stranger = await person(browser, server.url);
+    await stranger.page.goto(annasLink);
+    await stranger.page.getByRole('heading', { name: 'This link does not work' }).waitFor();
+    await stranger.page.goto(newLink);
+    await stranger.page.getByRole('heading', { name: 'My meetings' }).waitFor();
+    await expect.poll(() => stranger.page.locator('ul.mine li').count()).toBe(2);
   }, 180_000);
 });
