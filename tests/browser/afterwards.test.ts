@@ -148,6 +148,7 @@ describe('closing a meeting, and the record afterwards', () => {
     expect(ics.type).toMatch(/text\/calendar/);
     expect(ics.text).toContain('BEGIN:VEVENT');
     expect(ics.text).toContain('At Anna’s home');
+    await accessible(leo.page, 'ended record (phone)');
     await shot(leo.page, 'record-ended-phone');
 
     // ── Review on another device, from Anna's personal link: read-only ────────────────
@@ -221,6 +222,15 @@ describe('closing a meeting, and the record afterwards', () => {
     await leo.page.getByText(/^Step 3 of 5/).waitFor();
     await accessible(leo.page, 'replay (phone)');
     await shot(leo.page, 'replay-phone');
+    // 200% zoom of a 640 px window: nothing scrolls sideways, on the replay or the record.
+    await leo.page.setViewportSize({ width: 320, height: 640 });
+    const sideways = () =>
+      leo.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(await sideways()).toBeLessThanOrEqual(0);
+    await leo.page.getByRole('link', { name: 'The record' }).click();
+    await leo.page.getByRole('heading', { name: 'Keep a copy' }).waitFor();
+    expect(await sideways()).toBeLessThanOrEqual(0);
+    await shot(leo.page, 'record-ended-320');
 
     // ── Export: Markdown and JSON downloads ───────────────────────────────────────────
     await laptop.page.getByRole('link', { name: 'The record' }).click();
