@@ -29,6 +29,7 @@ describe('speaking through someone else (SPEC 11)', () => {
     expect(seen.speaker).toBe(grandma);
     expect(seen.voice).toBe(opened.participantId);
     expect(seen.scribed?.status).toBe('unconfirmed');
+    await until(() => mum.people.has(grandma), 'grandma listed');
     expect(mum.people.get(grandma)?.addedBy).toBe(opened.participantId);
 
     // Grandma confirms, as on the shared device: her own connection, her own document.

@@ -105,6 +105,9 @@ function get<T>(rec: Record<string, T>, key: string): T | undefined {
   return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
 
+/** Records go in and come out as copies, as with any database: nobody changes the store by accident. */
+const copy = <T>(value: T): T => structuredClone(value);
+
 export class FileStore implements Store {
   #db: Low<Data>;
   #logs = new Map<string, UpdateLog>();
@@ -137,34 +140,36 @@ export class FileStore implements Store {
   }
 
   async createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, participants: readonly ParticipantRecord[]): Promise<void> {
-    if (network) this.#data.networks[network.id] = network;
-    this.#data.meetings[meeting.id] = meeting;
+    if (network) this.#data.networks[network.id] = copy(network);
+    this.#data.meetings[meeting.id] = copy(meeting);
     for (const p of participants) {
-      this.#data.participants[p.id] = p;
+      this.#data.participants[p.id] = copy(p);
       this.#index(p);
     }
     await this.#db.write();
   }
 
   async network(id: string): Promise<NetworkRecord | undefined> {
-    return get(this.#data.networks, id);
+    return copy(get(this.#data.networks, id));
   }
 
   async updateNetwork(id: string, patch: Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>): Promise<void> {
     const n = get(this.#data.networks, id);
     if (!n) throw new Error('no such network');
-    Object.assign(n, patch);
+    Object.assign(n, copy(patch));
     await this.#db.write();
   }
 
   async meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]> {
-    return Object.values(this.#data.meetings)
-      .filter((m) => m.networkId === networkId)
-      .sort((a, b) => a.openedAt - b.openedAt);
+    return copy(
+      Object.values(this.#data.meetings)
+        .filter((m) => m.networkId === networkId)
+        .sort((a, b) => a.openedAt - b.openedAt),
+    );
   }
 
   async meeting(id: string): Promise<MeetingRecord | undefined> {
-    return get(this.#data.meetings, id);
+    return copy(get(this.#data.meetings, id));
   }
 
   async updateMeeting(
@@ -173,12 +178,12 @@ export class FileStore implements Store {
   ): Promise<void> {
     const m = get(this.#data.meetings, id);
     if (!m) throw new Error('no such meeting');
-    Object.assign(m, patch);
+    Object.assign(m, copy(patch));
     await this.#db.write();
   }
 
   async addParticipant(p: ParticipantRecord): Promise<void> {
-    this.#data.participants[p.id] = p;
+    this.#data.participants[p.id] = copy(p);
     this.#index(p);
     await this.#db.write();
   }
@@ -190,26 +195,26 @@ export class FileStore implements Store {
     const p = get(this.#data.participants, id);
     if (!p) throw new Error('no such participant');
     this.#byToken.get(p.tokenHash)?.delete(p.id);
-    Object.assign(p, patch);
+    Object.assign(p, copy(patch));
     this.#index(p);
     await this.#db.write();
   }
 
   async participant(id: string): Promise<ParticipantRecord | undefined> {
-    return get(this.#data.participants, id);
+    return copy(get(this.#data.participants, id));
   }
 
   async participantsByTokenHash(hash: string): Promise<ParticipantRecord[]> {
     const out: ParticipantRecord[] = [];
     for (const id of this.#byToken.get(hash) ?? []) {
       const p = get(this.#data.participants, id);
-      if (p) out.push(p);
+      if (p) out.push(copy(p));
     }
     return out;
   }
 
   async participants(meetingId: string): Promise<ParticipantRecord[]> {
-    return Object.values(this.#data.participants).filter((p) => p.meetingId === meetingId);
+    return copy(Object.values(this.#data.participants).filter((p) => p.meetingId === meetingId));
   }
 
   async addToSession(hash: string, memberHash: string): Promise<void> {
@@ -224,12 +229,12 @@ export class FileStore implements Store {
   }
 
   async logAccess(entry: AccessEntry): Promise<void> {
-    this.#data.access.push(entry);
+    this.#data.access.push(copy(entry));
     await this.#db.write();
   }
 
   async accessLog(meetingId: string): Promise<AccessEntry[]> {
-    return this.#data.access.filter((e) => e.meetingId === meetingId);
+    return copy(this.#data.access.filter((e) => e.meetingId === meetingId));
   }
 
   async removeUpdates(meetingId: string): Promise<void> {
@@ -238,7 +243,7 @@ export class FileStore implements Store {
   }
 
   async session(hash: string): Promise<SessionRecord | undefined> {
-    return get(this.#data.sessions, hash);
+    return copy(get(this.#data.sessions, hash));
   }
 
   #log(meetingId: string): UpdateLog {
@@ -260,11 +265,11 @@ export class FileStore implements Store {
     }
   }
 
-  appendUpdates(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
+  async appendUpdates(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
     return this.#log(meetingId).append(updates);
   }
 
-  compact(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
+  async compact(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
     return this.#log(meetingId).replace(updates);
   }
 

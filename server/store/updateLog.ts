@@ -33,15 +33,41 @@ export function encodeRecords(updates: readonly DocUpdate[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Parse a log. Returns the updates and the byte length of the valid part. */
+/** Appends are batches of updates; anything claiming to be larger than this is damage, not a tail. */
+const MAX_RECORD = 64 * 1024 * 1024;
+
+/** A whole, checksummed record starts at `off`. */
+function recordAt(buf: Buffer, off: number): boolean {
+  if (buf.length - off < HEADER) return false;
+  const len = buf.readUInt32LE(off);
+  if (len < 2 || off + HEADER + len > buf.length) return false;
+  const idLen = buf[off + HEADER]!;
+  if ((idLen !== 22 && idLen !== 7) || idLen + 1 > len) return false;
+  return crc32(buf.subarray(off + HEADER, off + HEADER + len)) === buf.readUInt32LE(off + 4);
+}
+
+/**
+ * Parse a log. Returns the updates and the byte length of the valid part. A record cut short at
+ * the very end is a torn tail (a crash mid-append, never acknowledged); but if a whole record
+ * follows it, or it claims an impossible size, a length was damaged: that is damage, never cut.
+ */
 export function decodeRecords(buf: Buffer, file: string): { updates: DocUpdate[]; validLength: number } {
   const updates: DocUpdate[] = [];
   let off = 0;
   while (off < buf.length) {
+    const torn = () => {
+      for (let at = off + 1; at + HEADER < buf.length; at++) {
+        if (recordAt(buf, at)) throw new DamagedError(file, `bad record length at byte ${off}`);
+      }
+    };
     if (buf.length - off < HEADER) break; // torn header at the end
     const len = buf.readUInt32LE(off);
     const sum = buf.readUInt32LE(off + 4);
-    if (off + HEADER + len > buf.length) break; // torn record at the end
+    if (len > MAX_RECORD) throw new DamagedError(file, `impossible record length at byte ${off}`);
+    if (off + HEADER + len > buf.length) {
+      torn();
+      break; // torn record at the end
+    }
     const payload = buf.subarray(off + HEADER, off + HEADER + len);
     if (crc32(payload) !== sum || len < 1 || payload[0]! + 1 > len) {
       throw new DamagedError(file, `bad record at byte ${off}`);
