@@ -84,6 +84,8 @@ export interface ServerToClientEvents {
   welcome: (w: Welcome) => void;
   /** A y-protocols message for document `doc` (base64). */
   y: (doc: string, message: string) => void;
+  /** Several `y` messages in one frame: an update and the order marks it caused. Apply in order. */
+  batch: (messages: Array<[doc: string, message: string]>) => void;
   /** Everything of `doc` up to this state vector (base64) is durably stored. Sent to its owner. */
   saved: (doc: string, stateVector: string) => void;
   /** Participant ids connected right now. */

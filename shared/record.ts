@@ -323,9 +323,8 @@ export function buildRecord(
   let pending = 0;
   for (const [voice, log] of voices) {
     for (const raw of log) {
-      const parsed = v.safeParse(VoiceEntrySchema, raw);
-      if (!parsed.success) continue;
-      const entry = parsed.output;
+      const entry = validEntry(raw);
+      if (!entry) continue;
       const seq = seqOf.get(refOf(voice, entry.id));
       if (seq === undefined && upTo !== undefined) continue;
       entries.push({ voice, entry, pos: seq ?? order.length + pending++ });
@@ -445,6 +444,23 @@ export function buildRecord(
   }
   while (e < sortedEvents.length) timeline.push({ kind: 'event', event: sortedEvents[e++]! });
   return { items, timeline, byRef };
+}
+
+/**
+ * Entries in a Yjs document never change once written, so each is checked against the schema
+ * once: the record is rebuilt on every change, and re-checking 10,000 entries each time would
+ * cost a phone most of a frame.
+ */
+const checked = new WeakMap<object, VoiceEntry | null>();
+function validEntry(raw: unknown): VoiceEntry | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  let entry = checked.get(raw);
+  if (entry === undefined) {
+    const parsed = v.safeParse(VoiceEntrySchema, raw);
+    entry = parsed.success ? parsed.output : null;
+    checked.set(raw, entry);
+  }
+  return entry;
 }
 
 /** Reflecting conversations and the network's responses, as ranges of server order. */

@@ -80,7 +80,7 @@ export class RawClient {
     this.socket.on('presence', (here: string[]) => (this.here = here));
     this.socket.on('refused', (r: Refused) => this.refusals.push(r));
     this.socket.on('saved', (doc: string, sv: string) => this.saved.set(doc, fromBase64(sv)));
-    this.socket.on('y', (doc: string, message: string) => {
+    const receive = (doc: string, message: string) => {
       let msg: YMessage;
       try {
         msg = decodeYMessage(fromBase64(message));
@@ -89,6 +89,11 @@ export class RawClient {
       }
       this.received.push({ doc, msg });
       if (msg.kind === 'step2' || msg.kind === 'update') Y.applyUpdate(this.replica(doc), msg.update);
+    };
+    this.socket.on('y', receive);
+    // An update and the order marks it caused arrive together, in one frame.
+    this.socket.on('batch', (messages: Array<[string, string]>) => {
+      for (const [doc, message] of messages) receive(doc, message);
     });
     onCleanup(async () => {
       this.socket.disconnect();

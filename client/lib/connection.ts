@@ -378,6 +378,32 @@ export class MeetingConnection {
     return id === MEETING_DOC ? this.meetingDoc : this.#voice(id);
   }
 
+  /** One y-protocols message from the server for document `docId`. */
+  #receive(docId: string, message: string): void {
+    const doc = this.#docFor(docId);
+    if (!doc) return;
+    let msg: ReturnType<typeof decodeYMessage>;
+    try {
+      msg = decodeYMessage(fromBase64(message));
+    } catch {
+      return;
+    }
+    if (msg.kind === 'step1') {
+      if (docId === this.me) this.#send(docId, syncStep2(doc, msg.stateVector));
+      if (docId === MEETING_DOC && holdsMore(doc, msg.stateVector)) this.#resetMeetingDoc();
+    } else if (msg.kind === 'awareness') {
+      const states = this.typing.get(docId) ?? new Map<number, boolean>();
+      for (const e of decodeAwareness(msg.update)) {
+        if (e.state === null) states.delete(e.clientID);
+        else if (isPresenceState(e.state) && e.state) states.set(e.clientID, e.state.typing);
+      }
+      this.typing.set(docId, states);
+      this.#changed();
+    } else {
+      Y.applyUpdate(doc, msg.update, REMOTE);
+    }
+  }
+
   #wireSocket(): void {
     const s = this.socket;
     s.on('connect', () => {
@@ -393,29 +419,10 @@ export class MeetingConnection {
       if (this.#typingNow) this.#sendAwareness();
       this.#changed();
     });
-    s.on('y', (docId, message) => {
-      const doc = this.#docFor(docId);
-      if (!doc) return;
-      let msg: ReturnType<typeof decodeYMessage>;
-      try {
-        msg = decodeYMessage(fromBase64(message));
-      } catch {
-        return;
-      }
-      if (msg.kind === 'step1') {
-        if (docId === this.me) this.#send(docId, syncStep2(doc, msg.stateVector));
-        if (docId === MEETING_DOC && holdsMore(doc, msg.stateVector)) this.#resetMeetingDoc();
-      } else if (msg.kind === 'awareness') {
-        const states = this.typing.get(docId) ?? new Map<number, boolean>();
-        for (const e of decodeAwareness(msg.update)) {
-          if (e.state === null) states.delete(e.clientID);
-          else if (isPresenceState(e.state) && e.state) states.set(e.clientID, e.state.typing);
-        }
-        this.typing.set(docId, states);
-        this.#changed();
-      } else {
-        Y.applyUpdate(doc, msg.update, REMOTE);
-      }
+    s.on('y', (docId, message) => this.#receive(docId, message));
+    s.on('batch', (messages) => {
+      if (!Array.isArray(messages)) return;
+      for (const m of messages) if (Array.isArray(m)) this.#receive(String(m[0]), String(m[1]));
     });
     s.on('saved', (docId, sv) => {
       if (docId !== this.me) return;

@@ -166,9 +166,10 @@ export function apiRouter(deps: ApiDeps): express.Router {
     if (meeting.status !== 'open') throw new HttpError(409, ApiErrorCode.locked, 'This meeting has ended.');
     if (meeting.locked) throw new HttpError(409, ApiErrorCode.locked, 'This meeting is closed to new people. Ask someone in it.');
     const { record, token } = newParticipant(meetingId, input);
-    await store.addParticipant(record);
-    (await meetings.get(meetingId))?.setPerson(record);
-    await remember(req, res, record.tokenHash);
+    // Both writes share one write of db.json. A meeting not in memory learns of its new
+    // participant when it next loads; joining alone does not load it.
+    await Promise.all([store.addParticipant(record), remember(req, res, record.tokenHash)]);
+    meetings.peek(meetingId)?.setPerson(record);
     res.status(201).json({ meetingId, participantId: record.id, personalToken: token, joinToken: input.joinToken } satisfies Admission);
   });
 
@@ -222,7 +223,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const { me: p } = await me(req);
     const patch = Object.fromEntries(Object.entries(input).filter(([, val]) => val !== undefined));
     await store.updateParticipant(p.id, patch);
-    (await meetings.get(p.meetingId))?.setPerson({ ...p, ...patch });
+    meetings.peek(p.meetingId)?.setPerson({ ...p, ...patch });
     res.json({ ok: true });
   });
 

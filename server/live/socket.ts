@@ -43,6 +43,12 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
       const target = exceptSocket ? io.to(room).except(exceptSocket) : io.to(room);
       target.emit('y', doc, toBase64(message));
     },
+    broadcastAll(messages) {
+      io.to(room).emit(
+        'batch',
+        messages.map(([doc, m]) => [doc, toBase64(m)]),
+      );
+    },
     presence(here) {
       io.to(room).emit('presence', here);
     },
@@ -181,17 +187,17 @@ export function attachLive(
       }
     });
 
-    const handlers = controlHandlers(meeting, participantId, { store, clock: deps.clock, log, disconnect });
-    for (const [event, handler] of Object.entries(handlers)) {
-      socket.on(event as 'reflect', (input: unknown, ack: unknown) => {
-        if (typeof ack !== 'function') return;
-        if (!bucket.take()) {
-          ack({ ok: false, error: 'invalid', message: 'Too many requests at once. Slow down a little.' });
-          return;
-        }
-        void runControl(handler, input, log).then((result) => (ack as (r: unknown) => void)(result));
-      });
-    }
+    // Control requests are rare: one listener for all of them, handlers made per request
+    // (a listener per event per connection would cost memory on every idle connection).
+    socket.onAny((event: unknown, input: unknown, ack: unknown) => {
+      if (event === 'y' || typeof event !== 'string' || typeof ack !== 'function') return;
+      const reply = ack as (r: unknown) => void;
+      const handlers = controlHandlers(meeting, participantId, { store, clock: deps.clock, log, disconnect });
+      const handler = Object.hasOwn(handlers, event) ? handlers[event] : undefined;
+      if (!handler) return reply({ ok: false, error: 'invalid', message: 'There is no such request.' });
+      if (!bucket.take()) return reply({ ok: false, error: 'invalid', message: 'Too many requests at once. Slow down a little.' });
+      void runControl(handler, input, log).then(reply);
+    });
 
     socket.on('disconnect', () => {
       meeting.disconnect(socket.id);

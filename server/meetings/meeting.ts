@@ -52,6 +52,8 @@ const SERVER: Origin = { kind: 'server' };
 /** How a meeting talks to its connections (implemented over Socket.IO by live/). */
 export interface MeetingPort {
   broadcast(doc: string, message: Uint8Array, exceptSocket?: string): void;
+  /** Several messages to every connection, in one frame each. */
+  broadcastAll(messages: ReadonlyArray<readonly [string, Uint8Array]>): void;
   presence(here: string[]): void;
   saved(participantId: string, doc: string, stateVector: Uint8Array): void;
   storage(status: StorageStatus): void;
@@ -87,8 +89,8 @@ export class Meeting {
   #flushing: Promise<void> | null = null;
   #failures = 0;
   #retryTimer: NodeJS.Timeout | null = null;
-  #marks: OrderMark[] = [];
-  #marksScheduled = false;
+  /** While one incoming message is handled: what it makes the server share, sent as one frame. */
+  #outbox: Array<[string, Uint8Array]> | null = null;
   #closed = false;
   #ready = false;
   #idleWaiters: Array<() => void> = [];
@@ -207,12 +209,13 @@ export class Meeting {
     for (const p of participants) this.setPerson(p);
     // Entries that reached the store without their order mark (a crash between the two) get one now.
     const marked = new Set(this.order.toArray().map((mk) => `${mk.v}/${mk.id}`));
+    const missing: OrderMark[] = [];
     for (const [v, doc] of this.#voices) {
       for (const entry of doc.getArray<{ id: string }>(VOICE_LOG).toArray()) {
-        if (!marked.has(`${v}/${entry.id}`)) this.#marks.push({ v, id: entry.id, at: this.clock.now() });
+        if (!marked.has(`${v}/${entry.id}`)) missing.push({ v, id: entry.id, at: this.clock.now() });
       }
     }
-    this.#appendMarks();
+    if (missing.length > 0) this.meetingDoc.transact(() => this.order.push(missing), SERVER);
   }
 
   /** Where this meeting stands in its network's series. */
@@ -242,16 +245,12 @@ export class Meeting {
     return (this.meetingDoc.getMap<unknown>(MEETING_STATE).get('phase') as Phase | undefined) ?? 'open';
   }
 
-  /**
-   * Change the meeting's state and record what happened, in one update everyone receives.
-   * Pending order marks go first, so the event sits exactly after every entry received before it.
-   */
+  /** Change the meeting's state and record what happened, in one update everyone receives. */
   act(
     by: string,
     event: DistributiveOmit<MeetingEvent, 'id' | 'at' | 'seq' | 'by'> | null,
     patch: Partial<Pick<MeetingState, 'status' | 'locked' | 'facilitators' | 'phase'>> = {},
   ): void {
-    this.#appendMarks();
     if (patch.status !== undefined) this.record.status = patch.status;
     if (patch.locked !== undefined) this.record.locked = patch.locked;
     if (patch.facilitators !== undefined) this.record.facilitators = [...patch.facilitators];
@@ -283,33 +282,19 @@ export class Meeting {
     doc.on('update', (update: Uint8Array, origin: Origin) => {
       if (origin === STORE) return;
       this.#enqueue({ doc: id, update });
-      // A voice update is shared at once: its writer keeps it until told it is saved, and sends it
-      // again after any crash. The meeting document has no other copy than the server's, so its
-      // updates are shared only once they are on disk (see #flush): a device never holds a
-      // meeting state that a crash could take back.
-      if (id !== MEETING_DOC) {
-        this.port.broadcast(id, syncUpdate(update), origin?.kind === 'connection' ? origin.socketId : undefined);
-      }
+      // Shared at once, so the meeting stays live even while the disk is failing. A voice's writer
+      // keeps its words until told they are saved and sends them again after a crash; a device
+      // holding meeting state that a crash took back drops it on reconnecting (see greeting()).
+      if (this.#outbox) this.#outbox.push([id, syncUpdate(update)]);
+      else this.port.broadcast(id, syncUpdate(update), origin?.kind === 'connection' ? origin.socketId : undefined);
     });
   }
 
-  /** Note when the server first received these entries (their place in the record's order). */
+  /** Note when the server first received these entries: their place in the record's order. */
   #mark(voice: string, entries: readonly VoiceEntry[]): void {
     if (entries.length === 0) return;
     const at = this.clock.now();
-    for (const entry of entries) this.#marks.push({ v: voice, id: entry.id, at });
-    if (!this.#marksScheduled) {
-      this.#marksScheduled = true;
-      setImmediate(() => this.#appendMarks());
-    }
-  }
-
-  /** Order marks are appended once per event-loop turn, so a burst shares one meeting update. */
-  #appendMarks(): void {
-    this.#marksScheduled = false;
-    if (this.#marks.length === 0 || this.#closed) return;
-    const marks = this.#marks;
-    this.#marks = [];
+    const marks = entries.map((entry) => ({ v: voice, id: entry.id, at }));
     this.meetingDoc.transact(() => this.order.push(marks), SERVER);
   }
 
@@ -392,9 +377,18 @@ export class Meeting {
         if (size > LIMITS.documentBytes) return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
         const checked = checkVoiceUpdate(doc, msg.update, (client) => this.#mayUse(client, participantId));
         if (checked.problem) return { ok: false, problem: checked.problem };
-        Y.applyUpdate(doc, msg.update, { kind: 'connection', socketId, participantId } satisfies Origin);
-        for (const client of checked.clients) if (!this.#clientOwner.has(client)) this.#clientOwner.set(client, participantId);
-        this.#mark(docId, checked.fresh);
+        // The update and its order marks go to everyone in one frame (the writer included: Yjs
+        // ignores what it already has, and the writer needs the marks).
+        this.#outbox = [];
+        try {
+          Y.applyUpdate(doc, msg.update, { kind: 'connection', socketId, participantId } satisfies Origin);
+          for (const client of checked.clients) if (!this.#clientOwner.has(client)) this.#clientOwner.set(client, participantId);
+          this.#mark(docId, checked.fresh);
+        } finally {
+          const out = this.#outbox;
+          this.#outbox = null;
+          if (out.length > 0) this.port.broadcastAll(out);
+        }
         this.#docBytes.set(docId, size);
         return { ok: true };
       }
@@ -496,11 +490,6 @@ export class Meeting {
       this.#durable.set(d, sv);
       if (d !== MEETING_DOC) this.port.saved(d, d, sv);
     }
-    const meetingUpdates = batch.filter((u) => u.doc === MEETING_DOC).map((u) => u.update);
-    if (meetingUpdates.length > 0 && !this.#closed) {
-      const merged = meetingUpdates.length === 1 ? meetingUpdates[0]! : Y.mergeUpdates(meetingUpdates);
-      this.port.broadcast(MEETING_DOC, syncUpdate(merged));
-    }
   }
 
   get storageFailing(): boolean {
@@ -513,7 +502,6 @@ export class Meeting {
 
   /** Resolves once everything applied so far is durably stored (waits through retries). */
   async flushed(): Promise<void> {
-    this.#appendMarks();
     while (!this.#closed && (this.#pending.length > 0 || this.#flushing || this.#retryTimer)) {
       await new Promise<void>((r) => this.#idleWaiters.push(r));
     }
