@@ -261,6 +261,20 @@ export interface AccessLogEntry {
   participantId: string;
   action: string;
   at: number;
+  /** For erasure requests: which kind (`mine` or `record`). */
+  note?: string;
+}
+
+/** POST /api/me/revoke and /api/me/forget: which of the session's people (needed when it holds several). */
+export const PersonSchema = v.strictObject({
+  participantId: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN))),
+});
+
+/** GET /api/service: how this service keeps records, for the page to explain. */
+export interface ServiceInfo {
+  protocol: number;
+  recordBasis: 'consent' | 'care-record';
+  keepReason: string;
 }
 
 /** Error body of every failed HTTP request. */

@@ -289,3 +289,39 @@ describe('erasure', () => {
     expect(log.body.log.map((e) => e.action)).toEqual(['erasure-requested', 'erasure-refused']);
   });
 });
+
+describe('a shared device holding several people', () => {
+  it('revokes or forgets only the person asked for, and says which kind of record this is', async () => {
+    const server = await startServer({ config: { recordBasis: 'care-record', keepReason: 'Kept by law.' } });
+    const opened = await openMeeting(server, 'Maria');
+    // One browser (one cookie) holds two people: the tablet on the coffee table.
+    const first = await fetch(`${server.url}/api/meetings/${opened.meetingId}/join`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ joinToken: opened.joinToken, name: 'Anna' }),
+    });
+    const cookie = first.headers.get('set-cookie')!.split(';')[0]!;
+    const anna = (await first.json()) as Admission;
+    const dad = await api<Admission>(`${server.url}/api/meetings/${opened.meetingId}/join`, 'POST', { joinToken: opened.joinToken, name: 'Dad' }, { cookie });
+    const both = await api<{ meetings: MyMeeting[] }>(`${server.url}/api/me`, 'GET', undefined, { cookie });
+    expect(both.body.meetings.map((m) => m.participantId).sort()).toEqual([anna.participantId, dad.body.participantId].sort());
+
+    const unclear = await api(`${server.url}/api/me/revoke`, 'POST', {}, { cookie });
+    expect(unclear.status).toBe(400);
+    const revoked = await api<Revoked>(`${server.url}/api/me/revoke`, 'POST', { participantId: dad.body.participantId }, { cookie });
+    expect(revoked.status).toBe(200);
+    // Anna's link still works; Dad's old one does not; his new one does.
+    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(anna))).status).toBe(200);
+    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(dad.body))).status).toBe(404);
+    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(revoked.body))).status).toBe(200);
+
+    // Forget Anna on this device: her meeting leaves this browser, her link still works.
+    expect((await api(`${server.url}/api/me/forget`, 'POST', { participantId: anna.participantId }, { cookie })).status).toBe(200);
+    const left = await api<{ meetings: MyMeeting[] }>(`${server.url}/api/me`, 'GET', undefined, { cookie });
+    expect(left.body.meetings.map((m) => m.participantId)).toEqual([dad.body.participantId]);
+    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(anna))).status).toBe(200);
+
+    const service = await api<{ recordBasis: string; keepReason: string }>(`${server.url}/api/service`, 'GET');
+    expect(service.body).toMatchObject({ recordBasis: 'care-record', keepReason: 'Kept by law.' });
+  });
+});

@@ -105,6 +105,9 @@ export class MeetingConnection {
   readonly ready: Promise<void>;
   #listeners = new Set<() => void>();
   #typingClock = 0;
+  #closed = false;
+  #serverCloses = 0;
+  #retry: ReturnType<typeof setTimeout> | undefined;
   #typingNow = false;
 
   constructor(readonly options: ConnectionOptions) {
@@ -141,7 +144,12 @@ export class MeetingConnection {
   #wireMeetingDoc(): void {
     const doc = this.#meetingDoc;
     doc.getMap<Person>(MEETING_PEOPLE).observe(() => {
-      for (const [id, p] of this.people) if (!p.erased) this.#voice(id);
+      for (const [id, p] of this.people) {
+        // An erasure this device missed while offline: drop its copy of those words too.
+        if (p.erased) {
+          if (this.voices.has(id)) this.#drop(id);
+        } else this.#voice(id);
+      }
     });
     doc.on('update', () => this.#changed());
     this.#persist(MEETING_DOC, doc);
@@ -331,6 +339,8 @@ export class MeetingConnection {
   }
 
   close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
     this.socket.disconnect();
     for (const p of this.#persistence.values()) void p.destroy();
     this.meetingDoc.destroy();
@@ -414,6 +424,7 @@ export class MeetingConnection {
       this.#changed();
     });
     s.on('welcome', (w) => {
+      this.#serverCloses = 0;
       this.me = w.participantId;
       this.#voice(w.participantId);
       if (this.#typingNow) this.#sendAwareness();
@@ -449,7 +460,15 @@ export class MeetingConnection {
       this.storage = status;
       this.#changed();
     });
-    s.on('disconnect', () => {
+    s.on('disconnect', (reason) => {
+      // The server closed this connection (a revoked link, a removal, an erasure): Socket.IO
+      // does not retry by itself then. Try once more, so the handshake says plainly why.
+      if (reason === 'io server disconnect' && !this.#closed) {
+        const delay = Math.min(30_000, 1000 * 2 ** this.#serverCloses++);
+        this.#retry = setTimeout(() => {
+          if (!this.#closed && !this.socket.connected) this.socket.connect();
+        }, delay);
+      }
       this.status = 'offline';
       this.typing.clear();
       this.here = [];

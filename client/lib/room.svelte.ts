@@ -39,9 +39,6 @@ export class RoomState {
   #recordErased = $state(false);
   /** Removed from this device: remember nothing more about it here. */
   #forgotten = false;
-  #closed = false;
-  #serverCloses = 0;
-  #retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly meetingId: string) {
     this.#local = localMeeting(meetingId);
@@ -62,19 +59,6 @@ export class RoomState {
     });
     this.conn.socket.on('erased', (doc) => {
       if (doc === 'meeting') this.#markErased();
-    });
-    // Socket.IO does not reconnect by itself when the server closed the connection (a revoked
-    // link, a removal, a shutdown). Try again, more slowly each time: a link that no longer works
-    // is then told so plainly by the handshake, and a restarted server is found again.
-    this.conn.socket.on('disconnect', (reason) => {
-      if (reason !== 'io server disconnect' || this.#closed) return;
-      const delay = Math.min(30_000, 1000 * 2 ** this.#serverCloses++);
-      this.#retry = setTimeout(() => {
-        if (!this.#closed && !this.conn.socket.connected) this.conn.socket.connect();
-      }, delay);
-    });
-    this.conn.socket.on('welcome', () => {
-      this.#serverCloses = 0;
     });
     void this.conn.ready.finally(() => {
       this.#ready = true;
@@ -308,8 +292,6 @@ export class RoomState {
   }
 
   destroy(): void {
-    this.#closed = true;
-    clearTimeout(this.#retry);
     this.#unsubscribe();
     this.conn.close();
   }

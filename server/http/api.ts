@@ -14,6 +14,8 @@ import {
   JoinSchema,
   NetworkSchema,
   OpenMeetingSchema,
+  PersonSchema,
+  PROTOCOL_VERSION,
   ProfileSchema,
   SessionSchema,
   type AccessLogEntry,
@@ -23,6 +25,7 @@ import {
   type MyMeeting,
   type NextMeetingOpened,
   type Revoked,
+  type ServiceInfo,
 } from '../../shared/protocol.js';
 import { participantIn, participantsOf, type Credentials } from '../access.js';
 import { hashToken, sameHash, sessionCookie, sessionToken } from '../auth.js';
@@ -119,7 +122,8 @@ export function apiRouter(deps: ApiDeps): express.Router {
   /** The asker's participant record in this meeting, or the one 404. */
   async function me(req: Request): Promise<{ me: ParticipantRecord; meeting: MeetingRecord }> {
     const meetingId = String(req.params.id);
-    const as = req.get('x-polyphony-as');
+    // Which of this browser's people is asking: a header, or `?as=` on download links (an id, not a secret).
+    const as = req.get('x-polyphony-as') ?? (typeof req.query.as === 'string' ? req.query.as : undefined);
     const p = await participantIn(store, meetingId, creds(req), as && isId(as) ? as : undefined);
     const meeting = p ? await store.meeting(meetingId) : undefined;
     if (!p || !meeting || meeting.erased) throw NO_ACCESS;
@@ -201,21 +205,48 @@ export function apiRouter(deps: ApiDeps): express.Router {
     res.json({ meetings: list });
   });
 
+  /** The one person asking, among those the credentials stand for (a shared device holds several). */
+  async function person(req: Request): Promise<ParticipantRecord[]> {
+    const { participantId } = parse(PersonSchema, req.body);
+    const mine = await participantsOf(store, creds(req));
+    const hashes = new Set(mine.map((p) => p.tokenHash));
+    let hash: string | undefined;
+    if (participantId) hash = mine.find((p) => p.id === participantId)?.tokenHash;
+    else if (hashes.size === 1) hash = [...hashes][0];
+    else if (hashes.size > 1) {
+      throw new HttpError(400, ApiErrorCode.invalid, 'This device holds several people: say which one (participantId).');
+    }
+    if (!hash) throw NO_ACCESS;
+    return mine.filter((p) => p.tokenHash === hash);
+  }
+
   /** Revoke my personal link (a lost phone): a new one is issued; the old one stops working at once. */
   r.post('/me/revoke', async (req, res) => {
-    const mine = await participantsOf(store, creds(req));
-    if (mine.length === 0) throw NO_ACCESS;
-    const oldHashes = new Set(mine.map((p) => p.tokenHash));
+    const records = await person(req);
+    const old = records[0]!.tokenHash;
     const token = randomId();
     const hash = hashToken(token);
-    for (const p of mine) {
-      if (!oldHashes.has(p.tokenHash)) continue;
+    for (const p of records) {
       await store.updateParticipant(p.id, { tokenHash: hash });
       await logAccess(p.meetingId, p.id, 'revoked-link');
       deps.disconnect(p.id);
     }
+    const session = sessionToken(req.headers.cookie);
+    if (session) await store.removeFromSession(hashToken(session), old);
     await remember(req, res, hash);
     res.json({ personalToken: token } satisfies Revoked);
+  });
+
+  /** Take a person off this browser ("remove this meeting from this device"). Their link still works. */
+  r.post('/me/forget', async (req, res) => {
+    const records = await person(req);
+    const session = sessionToken(req.headers.cookie);
+    if (session) await store.removeFromSession(hashToken(session), records[0]!.tokenHash);
+    res.json({ ok: true });
+  });
+
+  r.get('/service', (_req, res) => {
+    res.json({ protocol: PROTOCOL_VERSION, recordBasis: config.recordBasis, keepReason: config.keepReason } satisfies ServiceInfo);
   });
 
   r.patch('/meetings/:id/me', async (req, res) => {
@@ -312,6 +343,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
       participantId: e.participantId,
       action: e.action,
       at: e.at,
+      ...(e.note ? { note: e.note } : {}),
     }));
     res.json({ log });
   });

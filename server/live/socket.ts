@@ -159,8 +159,9 @@ export function attachLive(
     const sv = meeting.durableStateVector(participantId);
     if (sv) socket.emit('saved', participantId, toBase64(sv));
     if (meeting.storageFailing) socket.emit('storage', 'failing');
-    if (meeting.record.status === 'ended') {
-      // Reading a record afterwards is logged for the network to see.
+    if (meeting.record.status === 'ended' && meeting.firstOpening(participantId)) {
+      // Reading a record afterwards is logged for the network to see (once per half hour, not
+      // on every reconnection).
       void store
         .logAccess({ meetingId, participantId, action: 'opened-record', at: deps.clock.now() })
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));

@@ -428,6 +428,16 @@ export class Meeting {
     return { ok: true };
   }
 
+  readonly #opened = new Map<string, number>();
+  /** Whether this participant's opening of the (ended) record is new enough to log. */
+  firstOpening(participantId: string): boolean {
+    const now = this.clock.now();
+    const last = this.#opened.get(participantId);
+    if (last !== undefined && now - last < 30 * 60_000) return false;
+    this.#opened.set(participantId, now);
+    return true;
+  }
+
   #mayUse(client: number, participantId: string): boolean {
     const owner = this.#clientOwner.get(client);
     return owner === undefined || owner === participantId;

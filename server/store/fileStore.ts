@@ -228,6 +228,13 @@ export class FileStore implements Store {
     await this.#db.write();
   }
 
+  async removeFromSession(hash: string, memberHash: string): Promise<void> {
+    const s = get(this.#data.sessions, hash);
+    if (!s || !s.members.includes(memberHash)) return;
+    s.members = s.members.filter((m) => m !== memberHash);
+    await this.#db.write();
+  }
+
   async logAccess(entry: AccessEntry): Promise<void> {
     this.#data.access.push(copy(entry));
     await this.#db.write();

@@ -107,6 +107,8 @@ export interface Store {
   /** Create or extend a browser session with one more person (by personal-link hash). */
   addToSession(hash: string, memberHash: string): Promise<void>;
   session(hash: string): Promise<SessionRecord | undefined>;
+  /** Take a person off a browser session ("remove this meeting from this device"). */
+  removeFromSession(hash: string, memberHash: string): Promise<void>;
   logAccess(entry: AccessEntry): Promise<void>;
   accessLog(meetingId: string): Promise<AccessEntry[]>;
   /** Delete a meeting's stored updates entirely (erasure). */
