@@ -16,6 +16,7 @@ import { printProfile } from './profile-summary.js';
 import { fanoutRun, type FanoutParams, type FanoutResult } from './scenarios/fanout.js';
 import { idleRun, type IdleResult } from './scenarios/idle.js';
 import { joinRun, type JoinResult } from './scenarios/join.js';
+import { replayRun, type ReplayResult } from './scenarios/replay.js';
 
 const opts: BenchOptions = parseOptions(process.argv.slice(2));
 const n = opts.n;
@@ -62,6 +63,7 @@ const results: {
   joinProfile?: ProfileSummary | null;
   idle?: IdleResult[];
   join?: JoinResult[];
+  replay?: ReplayResult;
   errors: Array<{ scenario: string; side?: Side; message: string }>;
 } = {
   startedAt: new Date().toISOString(),
@@ -233,6 +235,21 @@ if (opts.scenarios.includes('join')) {
   }
 }
 
+// ── 4. loading the replay of a long meeting (Polyphony only) ──────────────────────────
+if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
+  log(`\n[replay] a meeting of ${n['replay-contributions']} contributions by ${n['replay-people']} people, opened afresh ${n['replay-openings']} times`);
+  try {
+    results.replay = await replayRun(
+      { contributions: n['replay-contributions'], people: n['replay-people'], openings: n['replay-openings'] },
+      ctxBase,
+    );
+    log(`    opened and ready to replay in ${results.replay.median.totalMs.toFixed(0)} ms (median)`);
+  } catch (e) {
+    fail('replay', 'polyphony', e);
+  }
+  await save();
+}
+
 results.finishedAt = new Date().toISOString();
 await save();
 
@@ -373,6 +390,19 @@ if (results.join?.length) {
         round(x.median.serverSharePct),
         round(x.median.clientCpuMs),
       ]),
+    ),
+  );
+}
+
+if (results.replay) {
+  const r = results.replay;
+  out.push(
+    '',
+    `Loading the replay of a long meeting: ${r.contributions} contributions by ${r.people} people (${r.entries} entries); median of ${r.samples.length} openings`,
+    '',
+    table(
+      ['opened → replay ready ms', 'connect + sync ms', 'fold (full + one step) ms', 'server CPU ms'],
+      [[round(r.median.totalMs), round(r.median.syncMs), round(r.median.foldMs), round(r.median.serverCpuMs)]],
     ),
   );
 }

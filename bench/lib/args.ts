@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { Side } from './proc.js';
 
-export const SCENARIOS = ['fanout', 'idle', 'join'] as const;
+export const SCENARIOS = ['fanout', 'idle', 'join', 'replay'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 const NUMERIC = {
@@ -24,6 +24,9 @@ const NUMERIC = {
   writers: [10, 'join: participants who wrote them'],
   'bulk-batch': [100, 'join: entries per Yjs update while building it'],
   joiners: [3, 'join: new joiners measured, one after another'],
+  'replay-contributions': [2000, 'replay: contributions in the long meeting'],
+  'replay-people': [12, 'replay: people who wrote them'],
+  'replay-openings': [3, 'replay: times the record is opened afresh'],
 } as const;
 
 export type NumericOption = keyof typeof NUMERIC;
