@@ -32,7 +32,10 @@ const log = (s: string) => process.stdout.write(`${s}\n`);
 
 function git(args: string[]): string | null {
   try {
-    return execFileSync('git', ['-C', serverRoot, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['-C', serverRoot, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return null;
   }
@@ -58,7 +61,12 @@ const results: {
   finishedAt?: string;
   options: BenchOptions;
   environment: Record<string, unknown>;
-  fanout?: { params: FanoutParams; runs: FanoutResult[]; medians: Partial<Record<Side, FanoutMedians>>; profiled: FanoutResult[] };
+  fanout?: {
+    params: FanoutParams;
+    runs: FanoutResult[];
+    medians: Partial<Record<Side, FanoutMedians>>;
+    profiled: FanoutResult[];
+  };
   profiles?: Partial<Record<Side, ProfileSummary | null>>;
   joinProfile?: ProfileSummary | null;
   idle?: IdleResult[];
@@ -77,7 +85,8 @@ const results: {
     loadavgAtStart: os.loadavg().map((x) => round(x, 2)),
     serverRoot,
     serverCommit: git(['rev-parse', '--short', 'HEAD']),
-    serverUncommittedFiles: git(['status', '--porcelain', '--', 'server', 'shared'])?.split('\n').filter(Boolean).length ?? null,
+    serverUncommittedFiles:
+      git(['status', '--porcelain', '--', 'server', 'shared'])?.split('\n').filter(Boolean).length ?? null,
   },
   errors: [],
 };
@@ -96,7 +105,9 @@ function fail(scenario: string, side: Side | undefined, e: unknown): void {
 }
 
 const ctxBase = { logDir, log, ...(opts.serverRoot ? { serverRoot } : {}) };
-log(`Polyphony bench — ${results.environment.cpus} CPU(s), Node ${process.version}, server from ${serverRoot} @ ${String(results.environment.serverCommit)}`);
+log(
+  `Polyphony bench — ${results.environment.cpus} CPU(s), Node ${process.version}, server from ${serverRoot} @ ${String(results.environment.serverCommit)}`,
+);
 log(`results: ${path.relative(ROOT, jsonFile)}; server logs: ${path.relative(ROOT, logDir)}/`);
 
 // ── 1. fan-out ─────────────────────────────────────────────────────────────────────────
@@ -110,7 +121,9 @@ if (opts.scenarios.includes('fanout')) {
     connectBatch: n['connect-batch'],
   };
   results.fanout = { params, runs: [], medians: {}, profiled: [] };
-  log(`\n[fan-out] ${params.participants} participants, one contribution each every ${params.intervalMs} ms, ${params.warmupS} s warm-up + ${params.durationS} s measured, ${n.repeats} run(s) per side`);
+  log(
+    `\n[fan-out] ${params.participants} participants, one contribution each every ${params.intervalMs} ms, ${params.warmupS} s warm-up + ${params.durationS} s measured, ${n.repeats} run(s) per side`,
+  );
   for (let r = 1; r <= n.repeats; r++) {
     // Alternate which side goes first, so drift in the machine's state does not favour one side.
     const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
@@ -170,7 +183,9 @@ if (opts.scenarios.includes('fanout')) {
 // ── 2. many idle meetings ──────────────────────────────────────────────────────────────
 if (opts.scenarios.includes('idle')) {
   results.idle = [];
-  log(`\n[idle] ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s`);
+  log(
+    `\n[idle] ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s`,
+  );
   for (const side of opts.sides) {
     log(`  ${side}:`);
     try {
@@ -201,17 +216,27 @@ if (opts.scenarios.includes('idle')) {
 // ── 3. joining a large meeting ─────────────────────────────────────────────────────────
 if (opts.scenarios.includes('join')) {
   results.join = [];
-  log(`\n[join] a meeting of ${n.contributions} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`);
+  log(
+    `\n[join] a meeting of ${n.contributions} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`,
+  );
   for (const side of opts.sides) {
     log(`  ${side}:`);
     try {
       const res = await joinRun(
         side,
-        { contributions: n.contributions, writers: n.writers, bulkBatch: n['bulk-batch'], joiners: n.joiners, connectBatch: n['connect-batch'] },
+        {
+          contributions: n.contributions,
+          writers: n.writers,
+          bulkBatch: n['bulk-batch'],
+          joiners: n.joiners,
+          connectBatch: n['connect-batch'],
+        },
         { ...ctxBase, run: '1' },
       );
       results.join.push(res);
-      log(`    join + load ${res.median.totalMs.toFixed(0)} ms (median), server CPU ${res.median.serverCpuMs.toFixed(0)} ms`);
+      log(
+        `    join + load ${res.median.totalMs.toFixed(0)} ms (median), server CPU ${res.median.serverCpuMs.toFixed(0)} ms`,
+      );
     } catch (e) {
       fail('join', side, e);
     }
@@ -224,7 +249,13 @@ if (opts.scenarios.includes('join')) {
     try {
       const res = await joinRun(
         'polyphony',
-        { contributions: n.contributions, writers: n.writers, bulkBatch: n['bulk-batch'], joiners: n.joiners, connectBatch: n['connect-batch'] },
+        {
+          contributions: n.contributions,
+          writers: n.writers,
+          bulkBatch: n['bulk-batch'],
+          joiners: n.joiners,
+          connectBatch: n['connect-batch'],
+        },
         { ...ctxBase, run: 'profile', cpuProfDir: dir },
       );
       results.joinProfile = await summariseDir(dir, serverRoot, 25, res.windowUs);
@@ -237,7 +268,9 @@ if (opts.scenarios.includes('join')) {
 
 // ── 4. loading the replay of a long meeting (Polyphony only) ──────────────────────────
 if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
-  log(`\n[replay] a meeting of ${n['replay-contributions']} contributions by ${n['replay-people']} people, opened afresh ${n['replay-openings']} times`);
+  log(
+    `\n[replay] a meeting of ${n['replay-contributions']} contributions by ${n['replay-people']} people, opened afresh ${n['replay-openings']} times`,
+  );
   try {
     results.replay = await replayRun(
       { contributions: n['replay-contributions'], people: n['replay-people'], openings: n['replay-openings'] },
@@ -254,7 +287,8 @@ results.finishedAt = new Date().toISOString();
 await save();
 
 // ── summary ────────────────────────────────────────────────────────────────────────────
-const f = (x: number | null | undefined, d = 1) => (x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
+const f = (x: number | null | undefined, d = 1) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d);
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a === null || a === undefined || b === null || b === undefined || !b ? '—' : `${(a / b).toFixed(2)}×`;
 const out: string[] = ['', '═'.repeat(100), 'SUMMARY', '═'.repeat(100)];
@@ -275,18 +309,59 @@ if (results.fanout) {
         ['edit-to-everyone p95 (ms)', f(P?.p95), f(B?.p95), ratio(P?.p95, B?.p95)],
         ['edit-to-everyone p99 (ms)', f(P?.p99), f(B?.p99), ratio(P?.p99, B?.p99)],
         ['  p95 incl. order mark (ms)', f(P?.p95WithOrder), '—', ''],
-        ['delivered updates / s', f(P?.deliveredPerS, 0), f(B?.deliveredPerS, 0), ratio(P?.deliveredPerS, B?.deliveredPerS)],
+        [
+          'delivered updates / s',
+          f(P?.deliveredPerS, 0),
+          f(B?.deliveredPerS, 0),
+          ratio(P?.deliveredPerS, B?.deliveredPerS),
+        ],
         ['server CPU (% of one core)', f(P?.serverCpuPct), f(B?.serverCpuPct), ratio(P?.serverCpuPct, B?.serverCpuPct)],
-        ['server CPU per delivered update (µs)', f(P?.cpuPerDeliveryUs), f(B?.cpuPerDeliveryUs), ratio(P?.cpuPerDeliveryUs, B?.cpuPerDeliveryUs)],
+        [
+          'server CPU per delivered update (µs)',
+          f(P?.cpuPerDeliveryUs),
+          f(B?.cpuPerDeliveryUs),
+          ratio(P?.cpuPerDeliveryUs, B?.cpuPerDeliveryUs),
+        ],
         ['server peak RSS (MB)', f(P?.peakRssMB), f(B?.peakRssMB), ratio(P?.peakRssMB, B?.peakRssMB)],
-        ['messages received per delivered update', f(P?.framesPerDelivery, 2), f(B?.framesPerDelivery, 2), ratio(P?.framesPerDelivery, B?.framesPerDelivery)],
-        ['bytes received per delivered update', f(P?.bytesPerDelivery, 0), f(B?.bytesPerDelivery, 0), ratio(P?.bytesPerDelivery, B?.bytesPerDelivery)],
-        ['all clients converged (every run)', P ? (P.converged ? 'yes' : 'NO') : '—', B ? (B.converged ? 'yes' : 'NO') : '—', ''],
+        [
+          'messages received per delivered update',
+          f(P?.framesPerDelivery, 2),
+          f(B?.framesPerDelivery, 2),
+          ratio(P?.framesPerDelivery, B?.framesPerDelivery),
+        ],
+        [
+          'bytes received per delivered update',
+          f(P?.bytesPerDelivery, 0),
+          f(B?.bytesPerDelivery, 0),
+          ratio(P?.bytesPerDelivery, B?.bytesPerDelivery),
+        ],
+        [
+          'all clients converged (every run)',
+          P ? (P.converged ? 'yes' : 'NO') : '—',
+          B ? (B.converged ? 'yes' : 'NO') : '—',
+          '',
+        ],
       ],
     ),
     '',
     table(
-      ['run', 'side', 'p50', 'p95', 'p99', 'max', 'sent', 'deliv/s', 'CPU %', 'µs/deliv', 'peak MB', 'conv', 'bench CPU %', 'bench lag p99', 'others CPU %'],
+      [
+        'run',
+        'side',
+        'p50',
+        'p95',
+        'p99',
+        'max',
+        'sent',
+        'deliv/s',
+        'CPU %',
+        'µs/deliv',
+        'peak MB',
+        'conv',
+        'bench CPU %',
+        'bench lag p99',
+        'others CPU %',
+      ],
       results.fanout.runs.map((x) => [
         x.run,
         x.side,
@@ -317,7 +392,11 @@ if (results.profiles) {
 }
 
 if (results.joinProfile) {
-  out.push('', 'CPU profile of the polyphony server while new joiners load the large meeting:', printProfile(results.joinProfile));
+  out.push(
+    '',
+    'CPU profile of the polyphony server while new joiners load the large meeting:',
+    printProfile(results.joinProfile),
+  );
 }
 
 if (results.idle?.length) {
@@ -327,7 +406,20 @@ if (results.idle?.length) {
     '',
     'Server memory, each reading after a forced full GC: RSS (what the kernel sees) and the live JS heap',
     table(
-      ['side', 'conns', 'RSS idle MB', 'RSS all MB', 'RSS KB/conn', 'RSS KB/meeting', 'RSS marg. KB/conn', 'heap idle MB', 'heap all MB', 'heap KB/conn', 'heap KB/meeting', 'heap marg. KB/conn'],
+      [
+        'side',
+        'conns',
+        'RSS idle MB',
+        'RSS all MB',
+        'RSS KB/conn',
+        'RSS KB/meeting',
+        'RSS marg. KB/conn',
+        'heap idle MB',
+        'heap all MB',
+        'heap KB/conn',
+        'heap KB/meeting',
+        'heap marg. KB/conn',
+      ],
       results.idle.map((x) => [
         x.side,
         x.connections,
@@ -345,7 +437,17 @@ if (results.idle?.length) {
     ),
     '',
     table(
-      ['side', 'idle CPU %', 'connect s', 'trickle p50 ms', 'trickle p95 ms', 'trickle p99 ms', 'trickle CPU %', 'converged', 'others CPU %'],
+      [
+        'side',
+        'idle CPU %',
+        'connect s',
+        'trickle p50 ms',
+        'trickle p95 ms',
+        'trickle p99 ms',
+        'trickle CPU %',
+        'converged',
+        'others CPU %',
+      ],
       results.idle.map((x) => [
         x.side,
         round(x.idleCpuPct, 2),
@@ -377,7 +479,18 @@ if (results.join?.length) {
     `Joining a large meeting: ${n.contributions} contributions by ${n.writers} participants; median of ${n.joiners} joiner(s)`,
     '',
     table(
-      ['side', 'record KB', 'build s', 'join→loaded ms', 'HTTP ms', 'connect ms', 'fold ms', 'server CPU ms', 'server share %', 'client CPU ms'],
+      [
+        'side',
+        'record KB',
+        'build s',
+        'join→loaded ms',
+        'HTTP ms',
+        'connect ms',
+        'fold ms',
+        'server CPU ms',
+        'server share %',
+        'client CPU ms',
+      ],
       results.join.map((x) => [
         x.side,
         round(x.recordKB),
@@ -426,7 +539,11 @@ if (results.fanout?.medians.polyphony && results.fanout.medians.baseline) {
   );
 }
 if (results.errors.length) {
-  out.push('', 'ERRORS:', ...results.errors.map((e) => `  ${e.scenario}${e.side ? ` (${e.side})` : ''}: ${e.message.split('\n')[0]}`));
+  out.push(
+    '',
+    'ERRORS:',
+    ...results.errors.map((e) => `  ${e.scenario}${e.side ? ` (${e.side})` : ''}: ${e.message.split('\n')[0]}`),
+  );
 }
 out.push('', `results: ${path.relative(ROOT, jsonFile)} (and latest.json)`);
 log(out.join('\n'));

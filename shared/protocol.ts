@@ -98,7 +98,8 @@ export interface ServerToClientEvents {
 }
 
 /** Every request on the control plane is answered by an ack of this shape. */
-export type AckResult<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ControlErrorCode; message: string };
+export type AckResult<T extends object = object> =
+  ({ ok: true } & T) | { ok: false; error: ControlErrorCode; message: string };
 export type Ack<T extends object = object> = (result: AckResult<T>) => void;
 
 export const ControlError = {
@@ -138,7 +139,13 @@ export interface ClientToServerEvents {
 const Pid = v.pipe(v.string(), v.regex(ID_PATTERN));
 const Short = v.pipe(v.string(), v.trim(), v.maxLength(200), v.regex(NO_CONTROL, 'One line, please.'));
 export const AddPersonSchema = v.strictObject({
-  name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(LIMITS.nameChars), v.regex(NO_CONTROL, 'A name is one line.')),
+  name: v.pipe(
+    v.string(),
+    v.trim(),
+    v.minLength(1),
+    v.maxLength(LIMITS.nameChars),
+    v.regex(NO_CONTROL, 'A name is one line.'),
+  ),
   relation: v.optional(Name, ''),
 });
 export type AddPersonInput = v.InferInput<typeof AddPersonSchema>;
@@ -176,7 +183,6 @@ export const HandshakeSchema = v.strictObject({
   participantId: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN))),
 });
 export type Handshake = v.InferOutput<typeof HandshakeSchema>;
-
 
 /** POST /api/meetings */
 export const OpenMeetingSchema = v.strictObject({

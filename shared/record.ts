@@ -439,7 +439,8 @@ export function buildRecord(
   const sortedEvents = [...events].sort((a, b) => a.seq - b.seq);
   for (const item of items) {
     const pos = item.seq ?? Number.POSITIVE_INFINITY;
-    while (e < sortedEvents.length && sortedEvents[e]!.seq <= pos) timeline.push({ kind: 'event', event: sortedEvents[e++]! });
+    while (e < sortedEvents.length && sortedEvents[e]!.seq <= pos)
+      timeline.push({ kind: 'event', event: sortedEvents[e++]! });
     timeline.push({ kind: 'item', item });
   }
   while (e < sortedEvents.length) timeline.push({ kind: 'event', event: sortedEvents[e++]! });

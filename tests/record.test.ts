@@ -47,7 +47,10 @@ async function endedMeeting() {
   await until(() => fac.record().byRef.size === 5, 'fifth');
   await fac.request('response:close', { responded: true });
   fac.say('Shall we meet again on Thursday?', { proposal: true });
-  await until(() => [anna, dad].every((c) => [...c.record().byRef.values()].some((i) => i.kind === 'proposal')), 'proposal');
+  await until(
+    () => [anna, dad].every((c) => [...c.record().byRef.values()].some((i) => i.kind === 'proposal')),
+    'proposal',
+  );
   const proposal = [...anna.record().byRef.values()].find((i) => i.kind === 'proposal')!;
   anna.position(proposal.ref, 'agree', 'Yes, at home.');
   dad.position(proposal.ref, 'disagree', 'Thursday is hard for me.');
@@ -84,10 +87,20 @@ describe('who can read a record', () => {
     expect(new Set(outcomes).size).toBe(1);
     expect(outcomes[0]).toMatch(/^404 .*no-access/);
     // The new link works.
-    const ok = await api(`${server.url}/api/meetings/${opened.meetingId}/export.json`, 'GET', undefined, bearer(revoked.body));
+    const ok = await api(
+      `${server.url}/api/meetings/${opened.meetingId}/export.json`,
+      'GET',
+      undefined,
+      bearer(revoked.body),
+    );
     expect(ok.status).toBe(200);
     // And over Socket.IO the old one is refused with the same code as a stranger.
-    const old = new MeetingConnection({ url: server.url, meetingId: opened.meetingId, token: annaAdm.personalToken, socket: { forceNew: true, transports: ['websocket'] } });
+    const old = new MeetingConnection({
+      url: server.url,
+      meetingId: opened.meetingId,
+      token: annaAdm.personalToken,
+      socket: { forceNew: true, transports: ['websocket'] },
+    });
     await until(() => old.status === 'refused', 'refused');
     expect(old.connectError?.code).toBe('no-access');
     old.close();
@@ -136,12 +149,20 @@ describe('exports', () => {
     const p = x.items.find((i) => i.ref === proposal.ref)!;
     expect(p.kind).toBe('proposal');
     expect(p.decision).toBeNull();
-    expect((p.positions as Array<{ person: string; stance: string; text: string }>).map((q) => [q.person, q.stance, q.text])).toEqual([
+    expect(
+      (p.positions as Array<{ person: string; stance: string; text: string }>).map((q) => [q.person, q.stance, q.text]),
+    ).toEqual([
       [anna.me, 'agree', 'Yes, at home.'],
       [dad.me, 'disagree', 'Thursday is hard for me.'],
     ]);
     expect(x.events.map((e) => e.t)).toEqual(['reflecting-started', 'reflecting-ended', 'response-closed', 'ended']);
-    expect(x.nextMeeting).toEqual({ agreed: true, when: '2026-12-03T10:00', where: 'at home', who: 'everyone', arranger: '' });
+    expect(x.nextMeeting).toEqual({
+      agreed: true,
+      when: '2026-12-03T10:00',
+      where: 'at home',
+      who: 'everyone',
+      arranger: '',
+    });
   });
 
   it('Markdown marks whose words are whose and renders every payload as text', async () => {
@@ -200,8 +221,15 @@ describe("a network's meetings", () => {
     const opened = await openMeeting(server, 'Maria');
     const annaAdm = await join(server, opened, 'Anna', '', true);
     const fac = await connect(server, opened);
-    await fac.request('meeting:end', { next: { agreed: false, when: '', where: '', who: '', arranger: 'Maria will call' } });
-    const next = await api<NextMeetingOpened>(`${server.url}/api/meetings/${opened.meetingId}/next`, 'POST', {}, bearer(opened));
+    await fac.request('meeting:end', {
+      next: { agreed: false, when: '', where: '', who: '', arranger: 'Maria will call' },
+    });
+    const next = await api<NextMeetingOpened>(
+      `${server.url}/api/meetings/${opened.meetingId}/next`,
+      'POST',
+      {},
+      bearer(opened),
+    );
     expect(next.status).toBe(201);
     const denied = await api(`${server.url}/api/meetings/${opened.meetingId}/next`, 'POST', {}, bearer(annaAdm));
     expect(denied.status).toBe(403);
@@ -228,8 +256,13 @@ describe('access log', () => {
       undefined,
       bearer(opened),
     );
-    const actions = r.body.log.map((e) => `${e.participantId === annaAdm.participantId ? 'anna' : e.participantId === dadAdm.participantId ? 'dad' : '?'}:${e.action}`);
-    expect(actions).toEqual(expect.arrayContaining(['dad:exported-markdown', 'dad:opened-record', 'anna:revoked-link']));
+    const actions = r.body.log.map(
+      (e) =>
+        `${e.participantId === annaAdm.participantId ? 'anna' : e.participantId === dadAdm.participantId ? 'dad' : '?'}:${e.action}`,
+    );
+    expect(actions).toEqual(
+      expect.arrayContaining(['dad:exported-markdown', 'dad:opened-record', 'anna:revoked-link']),
+    );
     expect(r.body.log.every((e) => typeof e.at === 'number')).toBe(true);
   });
 });
@@ -239,7 +272,12 @@ describe('erasure', () => {
     const { server, opened, dadAdm } = await endedMeeting();
     const before = await everything(server.dataDir);
     expect(before).toContain('Thursday is hard for me.');
-    const r = await api<ErasureResult>(`${server.url}/api/meetings/${opened.meetingId}/erasure`, 'POST', { scope: 'mine' }, bearer(dadAdm));
+    const r = await api<ErasureResult>(
+      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
+      'POST',
+      { scope: 'mine' },
+      bearer(dadAdm),
+    );
     expect(r.body).toEqual({ erased: true });
     const after = await everything(server.dataDir);
     expect(after).not.toContain('Thursday is hard for me.');
@@ -257,35 +295,69 @@ describe('erasure', () => {
     );
     expect(x.body.items.map((i) => i.text)).not.toContain('I see it differently: she slept on Sunday.');
     expect(x.body.items.map((i) => i.text)).toContain('Welcome. There is no agenda today.');
-    const log = await api<{ log: Array<{ action: string }> }>(`${again.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(opened));
-    expect(log.body.log.map((e) => e.action)).toEqual(expect.arrayContaining(['erasure-requested', 'erased-own-words']));
+    const log = await api<{ log: Array<{ action: string }> }>(
+      `${again.url}/api/meetings/${opened.meetingId}/access`,
+      'GET',
+      undefined,
+      bearer(opened),
+    );
+    expect(log.body.log.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['erasure-requested', 'erased-own-words']),
+    );
   });
 
   it('with consent, the person at the centre erases the whole record; only they can', async () => {
     const { server, opened, annaAdm, dadAdm } = await endedMeeting();
-    const notThem = await api(`${server.url}/api/meetings/${opened.meetingId}/erasure`, 'POST', { scope: 'record' }, bearer(dadAdm));
+    const notThem = await api(
+      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
+      'POST',
+      { scope: 'record' },
+      bearer(dadAdm),
+    );
     expect(notThem.status).toBe(403);
-    const r = await api<ErasureResult>(`${server.url}/api/meetings/${opened.meetingId}/erasure`, 'POST', { scope: 'record' }, bearer(annaAdm));
+    const r = await api<ErasureResult>(
+      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
+      'POST',
+      { scope: 'record' },
+      bearer(annaAdm),
+    );
     expect(r.body).toEqual({ erased: true });
     const after = await everything(server.dataDir);
     for (const words of ['no agenda today', 'three nights', 'Thursday', 'tired everyone', 'Anna', 'Dad']) {
       expect(after).not.toContain(words);
     }
-    const gone = await api(`${server.url}/api/meetings/${opened.meetingId}/export.json`, 'GET', undefined, bearer(annaAdm));
+    const gone = await api(
+      `${server.url}/api/meetings/${opened.meetingId}/export.json`,
+      'GET',
+      undefined,
+      bearer(annaAdm),
+    );
     expect(gone.status).toBe(404);
   });
 
   it('with a care record, the request and the reason for keeping it are recorded; nothing is erased', async () => {
-    const server = await startServer({ config: { recordBasis: 'care-record', keepReason: 'Kept under the health records act.' } });
+    const server = await startServer({
+      config: { recordBasis: 'care-record', keepReason: 'Kept under the health records act.' },
+    });
     const opened = await openMeeting(server);
     const annaAdm = await join(server, opened, 'Anna', '', true);
     const anna = await connect(server, annaAdm);
     anna.say('Please keep this private.');
     await until(() => anna.saved && anna.record().items.length === 1, 'saved');
-    const r = await api<ErasureResult>(`${server.url}/api/meetings/${opened.meetingId}/erasure`, 'POST', { scope: 'record' }, bearer(annaAdm));
+    const r = await api<ErasureResult>(
+      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
+      'POST',
+      { scope: 'record' },
+      bearer(annaAdm),
+    );
     expect(r.body).toEqual({ erased: false, reason: 'Kept under the health records act.' });
     expect(await everything(server.dataDir)).toContain('Please keep this private.');
-    const log = await api<{ log: Array<{ action: string }> }>(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(annaAdm));
+    const log = await api<{ log: Array<{ action: string }> }>(
+      `${server.url}/api/meetings/${opened.meetingId}/access`,
+      'GET',
+      undefined,
+      bearer(annaAdm),
+    );
     expect(log.body.log.map((e) => e.action)).toEqual(['erasure-requested', 'erasure-refused']);
   });
 });
@@ -302,24 +374,47 @@ describe('a shared device holding several people', () => {
     });
     const cookie = first.headers.get('set-cookie')!.split(';')[0]!;
     const anna = (await first.json()) as Admission;
-    const dad = await api<Admission>(`${server.url}/api/meetings/${opened.meetingId}/join`, 'POST', { joinToken: opened.joinToken, name: 'Dad' }, { cookie });
+    const dad = await api<Admission>(
+      `${server.url}/api/meetings/${opened.meetingId}/join`,
+      'POST',
+      { joinToken: opened.joinToken, name: 'Dad' },
+      { cookie },
+    );
     const both = await api<{ meetings: MyMeeting[] }>(`${server.url}/api/me`, 'GET', undefined, { cookie });
-    expect(both.body.meetings.map((m) => m.participantId).sort()).toEqual([anna.participantId, dad.body.participantId].sort());
+    expect(both.body.meetings.map((m) => m.participantId).sort()).toEqual(
+      [anna.participantId, dad.body.participantId].sort(),
+    );
 
     const unclear = await api(`${server.url}/api/me/revoke`, 'POST', {}, { cookie });
     expect(unclear.status).toBe(400);
-    const revoked = await api<Revoked>(`${server.url}/api/me/revoke`, 'POST', { participantId: dad.body.participantId }, { cookie });
+    const revoked = await api<Revoked>(
+      `${server.url}/api/me/revoke`,
+      'POST',
+      { participantId: dad.body.participantId },
+      { cookie },
+    );
     expect(revoked.status).toBe(200);
     // Anna's link still works; Dad's old one does not; his new one does.
-    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(anna))).status).toBe(200);
-    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(dad.body))).status).toBe(404);
-    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(revoked.body))).status).toBe(200);
+    expect(
+      (await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(anna))).status,
+    ).toBe(200);
+    expect(
+      (await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(dad.body))).status,
+    ).toBe(404);
+    expect(
+      (await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(revoked.body)))
+        .status,
+    ).toBe(200);
 
     // Forget Anna on this device: her meeting leaves this browser, her link still works.
-    expect((await api(`${server.url}/api/me/forget`, 'POST', { participantId: anna.participantId }, { cookie })).status).toBe(200);
+    expect(
+      (await api(`${server.url}/api/me/forget`, 'POST', { participantId: anna.participantId }, { cookie })).status,
+    ).toBe(200);
     const left = await api<{ meetings: MyMeeting[] }>(`${server.url}/api/me`, 'GET', undefined, { cookie });
     expect(left.body.meetings.map((m) => m.participantId)).toEqual([dad.body.participantId]);
-    expect((await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(anna))).status).toBe(200);
+    expect(
+      (await api(`${server.url}/api/meetings/${opened.meetingId}/access`, 'GET', undefined, bearer(anna))).status,
+    ).toBe(200);
 
     const service = await api<{ recordBasis: string; keepReason: string }>(`${server.url}/api/service`, 'GET');
     expect(service.body).toMatchObject({ recordBasis: 'care-record', keepReason: 'Kept by law.' });

@@ -21,7 +21,10 @@ describe('speaking through someone else (SPEC 11)', () => {
     const added = await scribe.request('person:add', { name: 'Grandma', relation: 'grandmother' });
     expect(added.ok).toBe(true);
     if (!added.ok) return;
-    const { participantId: grandma, personalToken } = added as unknown as { participantId: string; personalToken: string };
+    const { participantId: grandma, personalToken } = added as unknown as {
+      participantId: string;
+      personalToken: string;
+    };
 
     scribe.say('I worry about the nights.', { forPerson: grandma });
     await until(() => find(mum, 'I worry about the nights.') !== undefined, 'scribed words reach others');
@@ -107,7 +110,15 @@ describe('reflecting conversations (SPEC 13)', () => {
     expect(find(b, 'our response')?.segment).toEqual({ kind: 'response', reflection: start.id });
     expect(find(b, 'after')?.segment).toBeNull();
     const kinds = rec.timeline.map((t) => (t.kind === 'event' ? t.event.t : t.item.text));
-    expect(kinds).toEqual(['before', 'reflecting-started', 'during', 'reflecting-ended', 'our response', 'response-closed', 'after']);
+    expect(kinds).toEqual([
+      'before',
+      'reflecting-started',
+      'during',
+      'reflecting-ended',
+      'our response',
+      'response-closed',
+      'after',
+    ]);
   });
 
   it('records that the network chose not to respond', async () => {
@@ -118,7 +129,10 @@ describe('reflecting conversations (SPEC 13)', () => {
     await a.request('reflect', { action: 'end' });
     expect((await a.request('response:close', { responded: false })).ok).toBe(true);
     await until(() => a.events.some((e) => e.t === 'response-closed'), 'event');
-    expect(a.events.find((e) => e.t === 'response-closed')).toMatchObject({ responded: false, by: opened.participantId });
+    expect(a.events.find((e) => e.t === 'response-closed')).toMatchObject({
+      responded: false,
+      by: opened.participantId,
+    });
   });
 });
 
@@ -129,10 +143,16 @@ describe('decisions made together (SPEC 12)', () => {
     const fac = await connect(server, opened);
     const anna = await joinAs(server, opened, 'Anna', 'about me');
     const dad = await joinAs(server, opened, 'Dad');
-    const gid = ((await fac.request('person:add', { name: 'Grandma' })) as unknown as { participantId: string }).participantId;
+    const gid = ((await fac.request('person:add', { name: 'Grandma' })) as unknown as { participantId: string })
+      .participantId;
 
     anna.say('Meet again on Thursday at home.', { proposal: true });
-    await until(() => find(fac, 'Meet again on Thursday at home.') !== undefined && find(dad, 'Meet again on Thursday at home.') !== undefined, 'proposal');
+    await until(
+      () =>
+        find(fac, 'Meet again on Thursday at home.') !== undefined &&
+        find(dad, 'Meet again on Thursday at home.') !== undefined,
+      'proposal',
+    );
     const ref = find(fac, 'Meet again on Thursday at home.')!.ref;
     anna.position(ref, 'agree');
     dad.position(ref, 'disagree', 'Thursday I work late.');
@@ -149,7 +169,11 @@ describe('decisions made together (SPEC 12)', () => {
     expect(notYetStated(p, new Map(anna.people.entries()))).toEqual([opened.participantId]);
 
     dad.position(ref, 'agree', 'I can change my shift.');
-    await until(() => find(anna, 'Meet again on Thursday at home.')?.positions.find((x) => x.person === dad.me)?.stance === 'agree', 'changed');
+    await until(
+      () =>
+        find(anna, 'Meet again on Thursday at home.')?.positions.find((x) => x.person === dad.me)?.stance === 'agree',
+      'changed',
+    );
     p = find(anna, 'Meet again on Thursday at home.')!;
     expect(p.positions.find((x) => x.person === dad.me)?.history.map((h) => h.stance)).toEqual(['disagree', 'agree']);
   });
@@ -168,7 +192,10 @@ describe('facilitation without power over words (SPEC 14)', () => {
     const denied = await other.request('meeting:lock', { locked: true });
     expect(denied).toMatchObject({ ok: false, error: 'not-facilitator' });
     expect((await fac.request('meeting:lock', { locked: true })).ok).toBe(true);
-    const refused = await api(`${server.url}/api/meetings/${opened.meetingId}/join`, 'POST', { joinToken: opened.joinToken, name: 'Late' });
+    const refused = await api(`${server.url}/api/meetings/${opened.meetingId}/join`, 'POST', {
+      joinToken: opened.joinToken,
+      name: 'Late',
+    });
     expect(refused.status).toBe(409);
 
     expect((await fac.request('participant:remove', { who: intruder.me! })).ok).toBe(true);
@@ -178,7 +205,13 @@ describe('facilitation without power over words (SPEC 14)', () => {
 
     expect((await fac.request('facilitation', { to: other.me!, mode: 'share' })).ok).toBe(true);
     await until(() => other.state.facilitators?.includes(other.me!) === true, 'shared');
-    expect((await other.request('meeting:end', { next: { agreed: true, when: '2026-12-03T10:00', where: 'at home', who: 'everyone', arranger: '' } })).ok).toBe(true);
+    expect(
+      (
+        await other.request('meeting:end', {
+          next: { agreed: true, when: '2026-12-03T10:00', where: 'at home', who: 'everyone', arranger: '' },
+        })
+      ).ok,
+    ).toBe(true);
     await until(() => fac.state.status === 'ended', 'ended');
 
     const types = fac.events.map((e) => e.t);

@@ -56,7 +56,8 @@ export function usage(): string {
     '                        with node_modules linked), while the load clients stay in this tree',
     '  --quick               small sizes for a smoke run (10 participants, 10 s, 1 repeat, 50 meetings, 1,000 contributions)',
   ];
-  for (const [flag, [def, help]] of Object.entries(NUMERIC)) lines.push(`  --${flag.padEnd(19)} ${help} (default ${def})`);
+  for (const [flag, [def, help]] of Object.entries(NUMERIC))
+    lines.push(`  --${flag.padEnd(19)} ${help} (default ${def})`);
   return lines.join('\n');
 }
 
@@ -106,7 +107,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    for (const s of items) if (!all.includes(s as T)) throw new Error(`unknown ${what} "${s}" (known: ${all.join(', ')})`);
+    for (const s of items)
+      if (!all.includes(s as T)) throw new Error(`unknown ${what} "${s}" (known: ${all.join(', ')})`);
     return items as T[];
   };
   const profile = get('profile');

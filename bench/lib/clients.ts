@@ -78,7 +78,13 @@ function insertedValues(update: Uint8Array): unknown[] {
 
 function isOrderMark(x: unknown): x is OrderMark {
   const m = x as Partial<OrderMark> | null;
-  return typeof m === 'object' && m !== null && typeof m.v === 'string' && typeof m.id === 'string' && typeof m.at === 'number';
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    typeof m.v === 'string' &&
+    typeof m.id === 'string' &&
+    typeof m.at === 'number'
+  );
 }
 
 // ── Polyphony ──────────────────────────────────────────────────────────────────────────
@@ -109,7 +115,13 @@ export class PolyphonyClient implements BenchClient {
   }
 
   /** Connect with a personal token; resolves once the server has welcomed it (bounded). */
-  static async connect(url: string, admission: Admission, index: number, sink: Sink | null, timeoutMs = 30_000): Promise<PolyphonyClient> {
+  static async connect(
+    url: string,
+    admission: Admission,
+    index: number,
+    sink: Sink | null,
+    timeoutMs = 30_000,
+  ): Promise<PolyphonyClient> {
     const conn = new MeetingConnection({
       url,
       meetingId: admission.meetingId,
@@ -204,7 +216,13 @@ export class BaselineClient implements BenchClient {
   }
 
   /** Connect to `room`; resolves once the first sync with the server is done (bounded). */
-  static async connect(url: string, room: string, index: number, sink: Sink | null, opts: { awareness?: boolean; timeoutMs?: number } = {}): Promise<BaselineClient> {
+  static async connect(
+    url: string,
+    room: string,
+    index: number,
+    sink: Sink | null,
+    opts: { awareness?: boolean; timeoutMs?: number } = {},
+  ): Promise<BaselineClient> {
     const client = new BaselineClient(index, url, room, sink, opts.awareness ?? false);
     try {
       await until(() => client.provider.synced, `baseline client ${index} synced`, opts.timeoutMs ?? 30_000);

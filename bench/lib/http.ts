@@ -16,7 +16,11 @@ export function openMeeting(base: string, name = 'Facilitator'): Promise<Admissi
   return post<Admission>(`${base}/api/meetings`, { name, relation: 'psychologist' });
 }
 
-export function joinMeeting(base: string, meeting: Pick<Admission, 'meetingId' | 'joinToken'>, name: string): Promise<Admission> {
+export function joinMeeting(
+  base: string,
+  meeting: Pick<Admission, 'meetingId' | 'joinToken'>,
+  name: string,
+): Promise<Admission> {
   return post<Admission>(`${base}/api/meetings/${meeting.meetingId}/join`, {
     joinToken: meeting.joinToken,
     name,

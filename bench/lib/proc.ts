@@ -170,7 +170,9 @@ export async function startServer(side: Side, opts: StartOptions): Promise<Serve
 
 /** Force a full GC in the inspected process, then read its heap usage (bounded: 30 s). */
 async function heapAfterGc(port: number): Promise<{ used: number; total: number }> {
-  const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
+  const list = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{
+    webSocketDebuggerUrl?: string;
+  }>;
   const url = list[0]?.webSocketDebuggerUrl;
   if (!url) throw new Error('no inspector target');
   const ws = new WebSocket(url);
@@ -185,7 +187,11 @@ async function heapAfterGc(port: number): Promise<{ used: number; total: number 
         const id = next++;
         const timer = setTimeout(() => reject(new Error(`inspector: ${method} timed out`)), 30_000);
         const onMessage = (data: WebSocket.RawData) => {
-          const msg = JSON.parse(String(data)) as { id?: number; result?: Record<string, unknown>; error?: { message: string } };
+          const msg = JSON.parse(String(data)) as {
+            id?: number;
+            result?: Record<string, unknown>;
+            error?: { message: string };
+          };
           if (msg.id !== id) return;
           clearTimeout(timer);
           ws.off('message', onMessage);

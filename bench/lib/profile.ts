@@ -79,7 +79,9 @@ type LineMap = (line: number, column: number) => number | null;
  */
 async function lineMaps(profile: CpuProfile): Promise<Map<string, LineMap>> {
   const maps = new Map<string, LineMap>();
-  const urls = new Set(profile.nodes.map((n) => n.callFrame.url).filter((u) => u.startsWith('file://') && /\.(c|m)?ts$/.test(u)));
+  const urls = new Set(
+    profile.nodes.map((n) => n.callFrame.url).filter((u) => u.startsWith('file://') && /\.(c|m)?ts$/.test(u)),
+  );
   for (const url of urls) {
     if (url.includes('/node_modules/')) continue;
     try {
@@ -113,7 +115,9 @@ export async function summariseProfile(
   window: [number, number] | null = null,
 ): Promise<ProfileSummary> {
   // The server's own checkout (it may be another than this one: --server-root).
-  const main = profile.nodes.map((n) => n.callFrame.url).find((u) => u.startsWith('file://') && u.endsWith('/server/main.ts'));
+  const main = profile.nodes
+    .map((n) => n.callFrame.url)
+    .find((u) => u.startsWith('file://') && u.endsWith('/server/main.ts'));
   if (main) root = path.dirname(path.dirname(fileURLToPath(main)));
   const maps = await lineMaps(profile);
   const lineOf = (cf: CallFrame): string => {
@@ -146,7 +150,13 @@ export async function summariseProfile(
     const { where, area } = place(url, root);
     const at = where ? `${where}:${lineOf(node.callFrame)}` : '';
     const key = `${name}@${at}`;
-    const row = fns.get(key) ?? { name, where: at, area: name.startsWith('(') && !url ? name : area, selfMs: 0, pct: 0 };
+    const row = fns.get(key) ?? {
+      name,
+      where: at,
+      area: name.startsWith('(') && !url ? name : area,
+      selfMs: 0,
+      pct: 0,
+    };
     row.selfMs += ms;
     fns.set(key, row);
     areas.set(row.area, (areas.get(row.area) ?? 0) + ms);
@@ -192,7 +202,12 @@ export async function summariseProfile(
 }
 
 /** The busiest profile in a directory (`--cpu-prof` writes one per thread). */
-export async function summariseDir(dir: string, root: string, topN = 25, window: [number, number] | null = null): Promise<ProfileSummary | null> {
+export async function summariseDir(
+  dir: string,
+  root: string,
+  topN = 25,
+  window: [number, number] | null = null,
+): Promise<ProfileSummary | null> {
   let best: ProfileSummary | null = null;
   for (const name of await readdir(dir)) {
     if (!name.endsWith('.cpuprofile')) continue;

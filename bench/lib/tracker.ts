@@ -29,7 +29,12 @@ export class Tracker {
   constructor(readonly expectFor: (writer: number) => number) {}
 
   /** A new contribution's text, registered with its send time (now). Write it right away. */
-  compose(writer: number, seq: number, measured: boolean, words = 'a short contribution to the record'): { marker: string; text: string } {
+  compose(
+    writer: number,
+    seq: number,
+    measured: boolean,
+    words = 'a short contribution to the record',
+  ): { marker: string; text: string } {
     const marker = `${writer}.${seq}`;
     const t0 = performance.now();
     this.#recs.set(marker, {

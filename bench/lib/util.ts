@@ -12,7 +12,11 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 30_00
 }
 
 /** Run `fn` over `items` with at most `limit` in flight; results in input order. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -44,7 +48,10 @@ export function round(n: number, digits = 1): number {
 }
 
 /** A plain-text table with right-aligned numbers. */
-export function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number | boolean>>): string {
+export function table(
+  headers: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number | boolean>>,
+): string {
   const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : String(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[], numeric: boolean[]) =>

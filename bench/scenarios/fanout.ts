@@ -109,7 +109,9 @@ export async function fanoutRun(
         (i) => joinMeeting(server.url, first, `P${i}`),
       );
       const admissions = [first, ...rest];
-      const connected = await pool(admissions, p.connectBatch, (a, i) => PolyphonyClient.connect(server.url, a, i, sink));
+      const connected = await pool(admissions, p.connectBatch, (a, i) =>
+        PolyphonyClient.connect(server.url, a, i, sink),
+      );
       clients.push(...connected);
       await until(
         () => connected.every((c) => c.conn.people.size === n && c.conn.voices.size === n),

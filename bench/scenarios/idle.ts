@@ -165,7 +165,9 @@ export async function idleRun(
     await pool(firstWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
     const firstWaveMs = performance.now() - t1;
     const afterFirst = await checkpoint(server, 2000);
-    const secondWave = Array.from({ length: M }, (_, m) => Array.from({ length: K - 1 }, (_, k) => ({ m, k: k + 1 }))).flat();
+    const secondWave = Array.from({ length: M }, (_, m) =>
+      Array.from({ length: K - 1 }, (_, k) => ({ m, k: k + 1 })),
+    ).flat();
     const t2 = performance.now();
     await pool(secondWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
     const connectMs = firstWaveMs + (performance.now() - t2);

@@ -46,7 +46,15 @@ export interface JoinResult {
   samples: JoinSample[];
   /** The joins, in µs of CLOCK_MONOTONIC (for windowing a CPU profile). */
   windowUs: [number, number];
-  median: { totalMs: number; httpMs: number | null; connectMs: number | null; foldMs: number | null; serverCpuMs: number; serverSharePct: number; clientCpuMs: number };
+  median: {
+    totalMs: number;
+    httpMs: number | null;
+    connectMs: number | null;
+    foldMs: number | null;
+    serverCpuMs: number;
+    serverSharePct: number;
+    clientCpuMs: number;
+  };
 }
 
 const words = (i: number, w: number) =>
@@ -71,18 +79,30 @@ export async function joinRun(
     // ── build the meeting: W writers, C contributions, pushed in bulk ──
     const first = side === 'polyphony' ? await openMeeting(server.url, 'W0') : null;
     const admissions = first
-      ? [first, ...(await pool(Array.from({ length: W - 1 }, (_, i) => i + 1), 10, (i) => joinMeeting(server.url, first, `W${i}`)))]
+      ? [
+          first,
+          ...(await pool(
+            Array.from({ length: W - 1 }, (_, i) => i + 1),
+            10,
+            (i) => joinMeeting(server.url, first, `W${i}`),
+          )),
+        ]
       : [];
     writers.push(
-      ...(await pool(Array.from({ length: W }, (_, i) => i), p.connectBatch, (i): Promise<BenchClient> =>
-        side === 'polyphony' ? PolyphonyClient.connect(server.url, admissions[i]!, i, null) : BaselineClient.connect(server.url, 'large', i, null),
+      ...(await pool(
+        Array.from({ length: W }, (_, i) => i),
+        p.connectBatch,
+        (i): Promise<BenchClient> =>
+          side === 'polyphony'
+            ? PolyphonyClient.connect(server.url, admissions[i]!, i, null)
+            : BaselineClient.connect(server.url, 'large', i, null),
       )),
     );
     const t0 = performance.now();
     await Promise.all(
       writers.map(async (w, wi) => {
         const share = Math.floor(C / W) + (wi < C % W ? 1 : 0);
-        for (let done = 0; done < share; ) {
+        for (let done = 0; done < share;) {
           const n = Math.min(p.bulkBatch, share - done);
           w.writeMany(Array.from({ length: n }, (_, j) => entry(words(done + j, wi))));
           done += n;
@@ -93,7 +113,10 @@ export async function joinRun(
     const reference = writers[0]!;
     if (reference instanceof PolyphonyClient) {
       await until(
-        () => reference.entries() === C && reference.conn.order.length >= C && writers.every((w) => (w as PolyphonyClient).conn.saved),
+        () =>
+          reference.entries() === C &&
+          reference.conn.order.length >= C &&
+          writers.every((w) => (w as PolyphonyClient).conn.saved),
         'the large meeting to be written, ordered and saved',
         180_000,
         20,
@@ -109,7 +132,9 @@ export async function joinRun(
     } else if (reference instanceof BaselineClient) {
       recordBytes = Y.encodeStateAsUpdate(reference.doc).length;
     }
-    ctx.log(`    ${C} contributions by ${W} writers in ${(buildMs / 1000).toFixed(1)} s (${(recordBytes / 1024).toFixed(0)} KB)`);
+    ctx.log(
+      `    ${C} contributions by ${W} writers in ${(buildMs / 1000).toFixed(1)} s (${(recordBytes / 1024).toFixed(0)} KB)`,
+    );
     await sleep(1000);
 
     // ── joiners, one after another ──
@@ -156,7 +181,15 @@ export async function joinRun(
       const totalMs = performance.now() - start;
       const serverCpuMs = server.cpuMs() - cpu0;
       const clientCpuMs = processCpuMs() - client0;
-      samples.push({ httpMs, connectMs, totalMs, foldMs, serverCpuMs, serverSharePct: (100 * serverCpuMs) / totalMs, clientCpuMs });
+      samples.push({
+        httpMs,
+        connectMs,
+        totalMs,
+        foldMs,
+        serverCpuMs,
+        serverSharePct: (100 * serverCpuMs) / totalMs,
+        clientCpuMs,
+      });
       joiner.close();
       await sleep(1000);
     }

@@ -38,14 +38,23 @@ export async function replayRun(
   const clients: PolyphonyClient[] = [];
   try {
     const first = await openMeeting(server.url, 'P0');
-    const admissions = [first, ...(await pool(Array.from({ length: p.people - 1 }, (_, i) => i + 1), 6, (i) => joinMeeting(server.url, first, `P${i}`)))];
+    const admissions = [
+      first,
+      ...(await pool(
+        Array.from({ length: p.people - 1 }, (_, i) => i + 1),
+        6,
+        (i) => joinMeeting(server.url, first, `P${i}`),
+      )),
+    ];
     clients.push(...(await pool(admissions, 6, (a, i) => PolyphonyClient.connect(server.url, a, i, null))));
     // The contributions, in small bursts as people talk; every tenth one amended.
     const share = Math.ceil(p.contributions / p.people);
     await Promise.all(
       clients.map(async (c, ci) => {
         for (let done = 0; done < share && ci * share + done < p.contributions; done += 10) {
-          const batch = Array.from({ length: Math.min(10, share - done) }, (_, j) => entry(`P${ci}, point ${done + j}: what I noticed, and what I hope for.`));
+          const batch = Array.from({ length: Math.min(10, share - done) }, (_, j) =>
+            entry(`P${ci}, point ${done + j}: what I noticed, and what I hope for.`),
+          );
           c.writeMany(batch);
           await sleep(10);
         }
@@ -55,7 +64,10 @@ export async function replayRun(
     await until(() => reference.record().byRef.size >= p.contributions, 'contributions everywhere', 120_000, 20);
     let amended = 0;
     for (const c of clients) {
-      for (const e of c.conn.log(c.conn.me!).filter((x) => x.t === 'say').slice(0, Math.ceil(share / 10))) {
+      for (const e of c.conn
+        .log(c.conn.me!)
+        .filter((x) => x.t === 'say')
+        .slice(0, Math.ceil(share / 10))) {
         c.conn.amend(e.id, `${(e as { text: string }).text} (changed)`);
         amended++;
       }
@@ -63,12 +75,21 @@ export async function replayRun(
     const proposalId = reference.say('Meet again next week, at home.', { proposal: true });
     const proposal = `${reference.me}/${proposalId}`;
     await until(() => clients.every((c) => c.conn.record().byRef.has(proposal)), 'the proposal', 60_000, 20);
-    clients.forEach((c, i) => c.conn.position(proposal, (['agree', 'disagree', 'unsure'] as const)[i % 3]!, `position of P${i}`));
-    await until(() => clients.every((c) => c.conn.saved) && reference.record().byRef.get(proposal)!.positions.length === p.people, 'everything saved', 120_000, 20);
+    clients.forEach((c, i) =>
+      c.conn.position(proposal, (['agree', 'disagree', 'unsure'] as const)[i % 3]!, `position of P${i}`),
+    );
+    await until(
+      () => clients.every((c) => c.conn.saved) && reference.record().byRef.get(proposal)!.positions.length === p.people,
+      'everything saved',
+      120_000,
+      20,
+    );
     const ended = await reference.request('meeting:end', { next: null });
     if (!ended.ok) throw new Error(`could not end the meeting: ${ended.message}`);
     const entries = reference.order.length;
-    ctx.log(`    ${p.contributions} contributions, ${amended} amendments, ${p.people} positions by ${p.people} people (${entries} entries); meeting ended`);
+    ctx.log(
+      `    ${p.contributions} contributions, ${amended} amendments, ${p.people} positions by ${p.people} people (${entries} entries); meeting ended`,
+    );
     await sleep(500);
 
     const samples: ReplayResult['samples'] = [];
@@ -82,7 +103,15 @@ export async function replayRun(
         socket: { forceNew: true, transports: ['websocket'] },
       });
       try {
-        await until(() => conn.order.length >= entries && conn.voices.size >= p.people && [...conn.voices.values()].reduce((n, d) => n + d.getArray('log').length, 0) >= entries, 'the record loaded', 60_000, 2);
+        await until(
+          () =>
+            conn.order.length >= entries &&
+            conn.voices.size >= p.people &&
+            [...conn.voices.values()].reduce((n, d) => n + d.getArray('log').length, 0) >= entries,
+          'the record loaded',
+          60_000,
+          2,
+        );
         const t1 = performance.now();
         const logs = new Map([...conn.voices.keys()].map((id) => [id, conn.log(id)] as const));
         const meeting = { order: conn.order, events: conn.events };
@@ -102,7 +131,12 @@ export async function replayRun(
       people: p.people,
       entries,
       samples,
-      median: { totalMs: m((s) => s.totalMs), syncMs: m((s) => s.syncMs), foldMs: m((s) => s.foldMs), serverCpuMs: m((s) => s.serverCpuMs) },
+      median: {
+        totalMs: m((s) => s.totalMs),
+        syncMs: m((s) => s.syncMs),
+        foldMs: m((s) => s.foldMs),
+        serverCpuMs: m((s) => s.serverCpuMs),
+      },
     };
   } finally {
     for (const c of clients) c.close();

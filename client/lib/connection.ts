@@ -314,7 +314,11 @@ export class MeetingConnection {
   /** A control-plane request, answered by the server's ack (or a plain error when offline). */
   async request<E extends ControlEvent>(event: E, input: Parameters<ClientToServerEvents[E]>[0]): Promise<AckOf<E>> {
     if (!this.socket.connected) {
-      return { ok: false, error: 'internal', message: 'You are offline. Try again when you are connected.' } as AckOf<E>;
+      return {
+        ok: false,
+        error: 'internal',
+        message: 'You are offline. Try again when you are connected.',
+      } as AckOf<E>;
     }
     try {
       const timed = this.socket.timeout(10_000) as unknown as { emitWithAck(e: E, i: unknown): Promise<AckOf<E>> };
@@ -362,7 +366,10 @@ export class MeetingConnection {
     if (!this.me) return;
     const own = this.#voice(this.me)!;
     this.#typingClock++;
-    this.#send(this.me, awarenessMessage([{ clientID: own.clientID, clock: this.#typingClock, state: { typing: this.#typingNow } }]));
+    this.#send(
+      this.me,
+      awarenessMessage([{ clientID: own.clientID, clock: this.#typingClock, state: { typing: this.#typingNow } }]),
+    );
   }
 
   #voice(id: string): Y.Doc | undefined {

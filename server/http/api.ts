@@ -45,7 +45,11 @@ export class HttpError extends Error {
   }
 }
 
-const NO_ACCESS = new HttpError(404, ApiErrorCode.noAccess, 'No meeting was found for this link, or the link no longer works.');
+const NO_ACCESS = new HttpError(
+  404,
+  ApiErrorCode.noAccess,
+  'No meeting was found for this link, or the link no longer works.',
+);
 
 function parse<T extends v.GenericSchema>(schema: T, body: unknown): v.InferOutput<T> {
   const r = v.safeParse(schema, body ?? {});
@@ -86,7 +90,10 @@ export function apiRouter(deps: ApiDeps): express.Router {
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       handler: (_req, res) => {
-        res.status(429).json({ error: ApiErrorCode.rateLimited, message: 'Too many attempts from here. Wait a minute and try again.' } satisfies ApiError);
+        res.status(429).json({
+          error: ApiErrorCode.rateLimited,
+          message: 'Too many attempts from here. Wait a minute and try again.',
+        } satisfies ApiError);
       },
     });
   const openLimit = limiter(LIMITS.opensPerMinute);
@@ -168,13 +175,19 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const meeting = isId(meetingId) ? await store.meeting(meetingId) : undefined;
     if (!meeting || meeting.erased || !sameHash(meeting.joinHash, hashToken(input.joinToken))) throw NO_ACCESS;
     if (meeting.status !== 'open') throw new HttpError(409, ApiErrorCode.locked, 'This meeting has ended.');
-    if (meeting.locked) throw new HttpError(409, ApiErrorCode.locked, 'This meeting is closed to new people. Ask someone in it.');
+    if (meeting.locked)
+      throw new HttpError(409, ApiErrorCode.locked, 'This meeting is closed to new people. Ask someone in it.');
     const { record, token } = newParticipant(meetingId, input);
     // Both writes share one write of db.json. A meeting not in memory learns of its new
     // participant when it next loads; joining alone does not load it.
     await Promise.all([store.addParticipant(record), remember(req, res, record.tokenHash)]);
     meetings.peek(meetingId)?.setPerson(record);
-    res.status(201).json({ meetingId, participantId: record.id, personalToken: token, joinToken: input.joinToken } satisfies Admission);
+    res.status(201).json({
+      meetingId,
+      participantId: record.id,
+      personalToken: token,
+      joinToken: input.joinToken,
+    } satisfies Admission);
   });
 
   r.post('/session', joinLimit, async (req, res) => {
@@ -214,7 +227,11 @@ export function apiRouter(deps: ApiDeps): express.Router {
     if (participantId) hash = mine.find((p) => p.id === participantId)?.tokenHash;
     else if (hashes.size === 1) hash = [...hashes][0];
     else if (hashes.size > 1) {
-      throw new HttpError(400, ApiErrorCode.invalid, 'This device holds several people: say which one (participantId).');
+      throw new HttpError(
+        400,
+        ApiErrorCode.invalid,
+        'This device holds several people: say which one (participantId).',
+      );
     }
     if (!hash) throw NO_ACCESS;
     return mine.filter((p) => p.tokenHash === hash);
@@ -246,7 +263,11 @@ export function apiRouter(deps: ApiDeps): express.Router {
   });
 
   r.get('/service', (_req, res) => {
-    res.json({ protocol: PROTOCOL_VERSION, recordBasis: config.recordBasis, keepReason: config.keepReason } satisfies ServiceInfo);
+    res.json({
+      protocol: PROTOCOL_VERSION,
+      recordBasis: config.recordBasis,
+      keepReason: config.keepReason,
+    } satisfies ServiceInfo);
   });
 
   r.patch('/meetings/:id/me', async (req, res) => {
@@ -352,7 +373,11 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const { scope } = parse(ErasureSchema, req.body);
     const { me: p, meeting } = await me(req);
     if (scope === 'record' && !p.aboutMe) {
-      throw new HttpError(403, 'not-about-you', 'Only the person this meeting is about can ask to erase the whole record. You can erase your own words.');
+      throw new HttpError(
+        403,
+        'not-about-you',
+        'Only the person this meeting is about can ask to erase the whole record. You can erase your own words.',
+      );
     }
     await logAccess(meeting.id, p.id, 'erasure-requested', scope);
     if (config.recordBasis === 'care-record') {
@@ -388,11 +413,16 @@ export function apiRouter(deps: ApiDeps): express.Router {
       return;
     }
     if (e.type === 'entity.parse.failed' || e.status === 400) {
-      res.status(400).json({ error: ApiErrorCode.invalid, message: 'The request body is not valid JSON.' } satisfies ApiError);
+      res
+        .status(400)
+        .json({ error: ApiErrorCode.invalid, message: 'The request body is not valid JSON.' } satisfies ApiError);
       return;
     }
     deps.log.error({ err: (err as Error).message }, 'request failed');
-    res.status(500).json({ error: ApiErrorCode.internal, message: 'Something went wrong on the server. Nothing you wrote was lost.' } satisfies ApiError);
+    res.status(500).json({
+      error: ApiErrorCode.internal,
+      message: 'Something went wrong on the server. Nothing you wrote was lost.',
+    } satisfies ApiError);
   });
   return r;
 }

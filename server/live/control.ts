@@ -59,7 +59,8 @@ export function controlHandlers(meeting: Meeting, me: string, deps: ControlDeps)
   };
   const present = async (id: string) => {
     const p = await store.participant(id);
-    if (!p || p.meetingId !== meeting.id || p.removed) throw new Refuse(ControlError.notFound, 'That person is not in this meeting.');
+    if (!p || p.meetingId !== meeting.id || p.removed)
+      throw new Refuse(ControlError.notFound, 'That person is not in this meeting.');
     return p;
   };
 
@@ -89,10 +90,12 @@ export function controlHandlers(meeting: Meeting, me: string, deps: ControlDeps)
       open();
       const { action } = parse(ReflectSchema, input);
       if (action === 'start') {
-        if (meeting.phase === 'reflecting') throw new Refuse(ControlError.wrongState, 'A reflecting conversation is already under way.');
+        if (meeting.phase === 'reflecting')
+          throw new Refuse(ControlError.wrongState, 'A reflecting conversation is already under way.');
         meeting.act(me, { t: 'reflecting-started' }, { phase: 'reflecting' });
       } else {
-        if (meeting.phase !== 'reflecting') throw new Refuse(ControlError.wrongState, 'No reflecting conversation is under way.');
+        if (meeting.phase !== 'reflecting')
+          throw new Refuse(ControlError.wrongState, 'No reflecting conversation is under way.');
         meeting.act(me, { t: 'reflecting-ended' }, { phase: 'response' });
       }
     },
@@ -100,7 +103,8 @@ export function controlHandlers(meeting: Meeting, me: string, deps: ControlDeps)
     async 'response:close'(input) {
       open();
       const { responded } = parse(ResponseCloseSchema, input);
-      if (meeting.phase !== 'response') throw new Refuse(ControlError.wrongState, 'There is no open response to a reflection.');
+      if (meeting.phase !== 'response')
+        throw new Refuse(ControlError.wrongState, 'There is no open response to a reflection.');
       meeting.act(me, { t: 'response-closed', responded }, { phase: 'open' });
     },
 
@@ -119,7 +123,11 @@ export function controlHandlers(meeting: Meeting, me: string, deps: ControlDeps)
       const { next } = parse(EndSchema, input);
       await store.updateMeeting(meeting.id, { status: 'ended' });
       const phase = meeting.phase;
-      meeting.act(me, { t: 'ended', next }, { status: 'ended', ...(phase !== 'open' ? { phase: 'open' as const } : {}) });
+      meeting.act(
+        me,
+        { t: 'ended', next },
+        { status: 'ended', ...(phase !== 'open' ? { phase: 'open' as const } : {}) },
+      );
     },
 
     async facilitation(input) {
@@ -140,7 +148,8 @@ export function controlHandlers(meeting: Meeting, me: string, deps: ControlDeps)
       await present(who);
       await store.updateParticipant(who, { revoked: true, removed: true });
       const facilitators = meeting.record.facilitators.filter((f) => f !== who);
-      if (facilitators.length !== meeting.record.facilitators.length) await store.updateMeeting(meeting.id, { facilitators });
+      if (facilitators.length !== meeting.record.facilitators.length)
+        await store.updateMeeting(meeting.id, { facilitators });
       meeting.markPerson(who, { removed: true });
       meeting.act(me, { t: 'removed', who }, { facilitators });
       deps.disconnect(who);

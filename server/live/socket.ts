@@ -132,13 +132,17 @@ export function attachLive(
       );
       const meeting = participant ? await meetings.get(auth.meetingId) : undefined;
       if (!participant || !meeting) {
-        return next(connectError(ConnectError.noAccess, 'No meeting was found for this link, or the link no longer works.'));
+        return next(
+          connectError(ConnectError.noAccess, 'No meeting was found for this link, or the link no longer works.'),
+        );
       }
       socket.data = { meetingId: auth.meetingId, participantId: participant.id };
       next();
     } catch (e) {
       if (e instanceof DamagedError) {
-        return next(connectError(ConnectError.unavailable, 'This meeting cannot be opened right now. Its record is kept safe.'));
+        return next(
+          connectError(ConnectError.unavailable, 'This meeting cannot be opened right now. Its record is kept safe.'),
+        );
       }
       log.error({ err: (e as Error).message }, 'handshake failed');
       next(connectError(ConnectError.unavailable, 'The server could not open this meeting. Try again shortly.'));
@@ -196,7 +200,8 @@ export function attachLive(
       const handlers = controlHandlers(meeting, participantId, { store, clock: deps.clock, log, disconnect });
       const handler = Object.hasOwn(handlers, event) ? handlers[event] : undefined;
       if (!handler) return reply({ ok: false, error: 'invalid', message: 'There is no such request.' });
-      if (!bucket.take()) return reply({ ok: false, error: 'invalid', message: 'Too many requests at once. Slow down a little.' });
+      if (!bucket.take())
+        return reply({ ok: false, error: 'invalid', message: 'Too many requests at once. Slow down a little.' });
       void runControl(handler, input, log).then(reply);
     });
 

@@ -369,12 +369,18 @@ export class Meeting {
       case 'step2':
       case 'update': {
         if (docId !== participantId) {
-          return refuse(Refusal.notYourDocument, 'You can only write your own words. This document belongs to someone else.');
+          return refuse(
+            Refusal.notYourDocument,
+            'You can only write your own words. This document belongs to someone else.',
+          );
         }
-        if (this.record.status !== 'open') return refuse(Refusal.meetingEnded, 'This meeting has ended; its record can no longer change.');
-        if (this.#erased.has(docId)) return refuse(Refusal.erased, 'Your words in this meeting were erased at your request.');
+        if (this.record.status !== 'open')
+          return refuse(Refusal.meetingEnded, 'This meeting has ended; its record can no longer change.');
+        if (this.#erased.has(docId))
+          return refuse(Refusal.erased, 'Your words in this meeting were erased at your request.');
         const size = (this.#docBytes.get(docId) ?? 0) + msg.update.length;
-        if (size > LIMITS.documentBytes) return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
+        if (size > LIMITS.documentBytes)
+          return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
         const checked = checkVoiceUpdate(doc, msg.update, (client) => this.#mayUse(client, participantId));
         if (checked.problem) return { ok: false, problem: checked.problem };
         // The update and its order marks go to everyone in one frame (the writer included: Yjs
@@ -382,7 +388,8 @@ export class Meeting {
         this.#outbox = [];
         try {
           Y.applyUpdate(doc, msg.update, { kind: 'connection', socketId, participantId } satisfies Origin);
-          for (const client of checked.clients) if (!this.#clientOwner.has(client)) this.#clientOwner.set(client, participantId);
+          for (const client of checked.clients)
+            if (!this.#clientOwner.has(client)) this.#clientOwner.set(client, participantId);
           this.#mark(docId, checked.fresh);
         } finally {
           const out = this.#outbox;
@@ -402,7 +409,8 @@ export class Meeting {
       return refuse(Refusal.notYourAwareness, 'You can only say whether you yourself are writing.');
     }
     let entries: AwarenessEntry[];
-    if (update.length > LIMITS.awarenessBytes * 4) return refuse(Refusal.tooLarge, 'The awareness update is too large.');
+    if (update.length > LIMITS.awarenessBytes * 4)
+      return refuse(Refusal.tooLarge, 'The awareness update is too large.');
     try {
       entries = decodeAwareness(update);
     } catch {
@@ -413,7 +421,10 @@ export class Meeting {
         return refuse(Refusal.notYourAwareness, 'That awareness client id belongs to someone else.');
       }
       if (!isPresenceState(e.state) || JSON.stringify(e.state).length > LIMITS.awarenessBytes) {
-        return refuse(Refusal.invalid, 'An awareness state may only say whether you are writing: {"typing": true|false}.');
+        return refuse(
+          Refusal.invalid,
+          'An awareness state may only say whether you are writing: {"typing": true|false}.',
+        );
       }
     }
     for (const e of entries) {
@@ -479,7 +490,10 @@ export class Meeting {
       this.#pending = batch.concat(this.#pending);
       const delay = RETRY_MS[Math.min(this.#failures, RETRY_MS.length - 1)]!;
       if (this.#failures === 0) {
-        this.log.error({ meeting: this.id, err: (e as Error).message }, 'storage failed; keeping edits in memory and retrying');
+        this.log.error(
+          { meeting: this.id, err: (e as Error).message },
+          'storage failed; keeping edits in memory and retrying',
+        );
         this.port.storage('failing');
       }
       this.#failures++;
@@ -544,7 +558,10 @@ export class Meeting {
     doc?.destroy();
     const person = this.people.get(participantId);
     if (person) {
-      this.meetingDoc.transact(() => this.people.set(participantId, { ...person, name: '', relation: '', erased: true }), SERVER);
+      this.meetingDoc.transact(
+        () => this.people.set(participantId, { ...person, name: '', relation: '', erased: true }),
+        SERVER,
+      );
     }
     this.port.erased(participantId);
     await this.flushed();

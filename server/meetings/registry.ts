@@ -69,7 +69,10 @@ export class Meetings {
       return meeting;
     } catch (e) {
       if (e instanceof DamagedError) {
-        this.deps.log.error({ meeting: id, file: e.file, reason: e.reason }, 'meeting storage is damaged; kept for recovery');
+        this.deps.log.error(
+          { meeting: id, file: e.file, reason: e.reason },
+          'meeting storage is damaged; kept for recovery',
+        );
         this.#damaged.set(id, e);
       }
       throw e;

@@ -67,7 +67,10 @@ function check(
       return { code: Refusal.notYourDocument, message: "That Yjs client id belongs to someone else's voice." };
     }
     if (clock > known(client)) {
-      return { code: Refusal.missingDependencies, message: 'The update depends on earlier edits the server does not have.' };
+      return {
+        code: Refusal.missingDependencies,
+        message: 'The update depends on earlier edits the server does not have.',
+      };
     }
     reach.set(client, Math.max(known(client), clock + s.length));
   }
@@ -88,7 +91,10 @@ function check(
     }
     for (const o of [s.origin, s.rightOrigin]) {
       if (o && o.clock >= known(o.client)) {
-        return { code: Refusal.missingDependencies, message: 'The update refers to an entry the server does not have.' };
+        return {
+          code: Refusal.missingDependencies,
+          message: 'The update refers to an entry the server does not have.',
+        };
       }
     }
     const already = Math.max(0, Y.getState(doc.store, s.id.client) - s.id.clock);

@@ -123,11 +123,7 @@ export function exportJson(meetingId: string, snap: RecordSnapshot, now: number)
  * with `indent`, and a line cannot start a list, heading, quote or code block of its own).
  */
 export function inert(text: string, indent = ''): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    .split('\n')
-    .map(inertLine)
-    .join(`  \n${indent}`);
+  return text.replace(/\r\n?/g, '\n').split('\n').map(inertLine).join(`  \n${indent}`);
 }
 
 function inertLine(line: string): string {
@@ -177,7 +173,9 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
   lines.push('');
   if (!next) lines.push('Not discussed yet.');
   else if (next.agreed) {
-    lines.push(`Agreed: ${next.when ? inertName(next.when.replace('T', ' ')) : 'time not set'}${next.where ? `, ${inertName(next.where)}` : ''}.  `);
+    lines.push(
+      `Agreed: ${next.when ? inertName(next.when.replace('T', ' ')) : 'time not set'}${next.where ? `, ${inertName(next.where)}` : ''}.  `,
+    );
     if (next.who) lines.push(`Who: ${inertName(next.who)}`);
   } else lines.push(`Not agreed yet.${next.arranger ? ` ${inertName(next.arranger)} will arrange it.` : ''}`);
   lines.push('');
@@ -192,17 +190,27 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
   lines.push('');
   lines.push('## Record');
   lines.push('');
-  lines.push('Every contribution is shown the same way, in the order the server received it. Whose words are whose is written on each.');
+  lines.push(
+    'Every contribution is shown the same way, in the order the server received it. Whose words are whose is written on each.',
+  );
   lines.push('');
 
   const item = (i: ItemView, depth: number) => {
     const pad = '  '.repeat(depth);
     const label =
-      i.kind === 'proposal' ? 'Proposal by' : i.view === 'different' ? 'A different view from' : i.re ? 'Answer from' : '';
+      i.kind === 'proposal'
+        ? 'Proposal by'
+        : i.view === 'different'
+          ? 'A different view from'
+          : i.re
+            ? 'Answer from'
+            : '';
     const by = i.scribed
       ? ` — written by ${who(i.voice)}, ${i.scribed.status === 'unconfirmed' ? 'not yet confirmed' : i.scribed.status}`
       : '';
-    const seg = i.segment ? ` [${i.segment.kind === 'reflecting' ? 'during a reflecting conversation' : 'response to a reflection'}]` : '';
+    const seg = i.segment
+      ? ` [${i.segment.kind === 'reflecting' ? 'during a reflecting conversation' : 'response to a reflection'}]`
+      : '';
     const head = `${label ? `${label} ` : ''}**${who(i.speaker)}**, ${time(i.at)}${by}${seg}`;
     const body = i.withdrawn
       ? `~~${inert(i.text, `${pad}  `)}~~ (taken back ${time(i.withdrawn.at)})`
@@ -217,10 +225,14 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
     }
     if (i.kind === 'proposal') {
       const decided = i.decision?.outcome === 'decided';
-      lines.push(`${pad}  - ${decided ? `Decided${i.decision?.text ? `: ${inert(i.decision.text, `${pad}    `)}` : ''}` : 'Not decided yet'}`);
+      lines.push(
+        `${pad}  - ${decided ? `Decided${i.decision?.text ? `: ${inert(i.decision.text, `${pad}    `)}` : ''}` : 'Not decided yet'}`,
+      );
       for (const p of i.positions) {
         const mark = p.confirmed ? '' : ` (written by ${who(p.writer)}, not yet confirmed)`;
-        lines.push(`${pad}  - ${who(p.person)} ${STANCE[p.stance]}${p.text ? `: "${inert(p.text, `${pad}    `)}"` : ''}${mark}`);
+        lines.push(
+          `${pad}  - ${who(p.person)} ${STANCE[p.stance]}${p.text ? `: "${inert(p.text, `${pad}    `)}"` : ''}${mark}`,
+        );
       }
     }
     for (const a of i.answers) item(a, depth + 1);
@@ -230,13 +242,18 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
       locked: () => 'closed the meeting to new people',
       unlocked: () => 'opened the meeting to new people again',
       ended: () => 'ended the meeting',
-      facilitation: () => (e.t === 'facilitation' ? `${e.mode === 'hand' ? 'handed facilitation to' : 'shared facilitation with'} ${who(e.to)}` : ''),
+      facilitation: () =>
+        e.t === 'facilitation'
+          ? `${e.mode === 'hand' ? 'handed facilitation to' : 'shared facilitation with'} ${who(e.to)}`
+          : '',
       removed: () => (e.t === 'removed' ? `removed ${who(e.who)} from the meeting (their words stay)` : ''),
       'person-added': () => (e.t === 'person-added' ? `added ${who(e.who)}, who has no device here` : ''),
       'reflecting-started': () => 'started a reflecting conversation',
       'reflecting-ended': () => "ended the reflecting conversation; the network's response is open",
       'response-closed': () =>
-        e.t === 'response-closed' && e.responded ? 'closed the response to the reflection' : 'noted the network chose not to respond',
+        e.t === 'response-closed' && e.responded
+          ? 'closed the response to the reflection'
+          : 'noted the network chose not to respond',
     };
     lines.push(`- *${time(e.at)}: ${who(e.by)} ${text[e.t]()}.*`);
   };

@@ -139,7 +139,11 @@ export class FileStore implements Store {
     return this.#db.data;
   }
 
-  async createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, participants: readonly ParticipantRecord[]): Promise<void> {
+  async createMeeting(
+    network: NetworkRecord | null,
+    meeting: MeetingRecord,
+    participants: readonly ParticipantRecord[],
+  ): Promise<void> {
     if (network) this.#data.networks[network.id] = copy(network);
     this.#data.meetings[meeting.id] = copy(meeting);
     for (const p of participants) {
@@ -190,7 +194,9 @@ export class FileStore implements Store {
 
   async updateParticipant(
     id: string,
-    patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>>,
+    patch: Partial<
+      Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>
+    >,
   ): Promise<void> {
     const p = get(this.#data.participants, id);
     if (!p) throw new Error('no such participant');

@@ -88,7 +88,11 @@ export interface DocUpdate {
 
 export interface Store {
   /** Create a meeting with its first participants (and its network, for a network's first meeting). */
-  createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, participants: readonly ParticipantRecord[]): Promise<void>;
+  createMeeting(
+    network: NetworkRecord | null,
+    meeting: MeetingRecord,
+    participants: readonly ParticipantRecord[],
+  ): Promise<void>;
   meeting(id: string): Promise<MeetingRecord | undefined>;
   updateMeeting(
     id: string,
@@ -99,7 +103,12 @@ export interface Store {
   /** A network's meetings, oldest first. */
   meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]>;
   addParticipant(p: ParticipantRecord): Promise<void>;
-  updateParticipant(id: string, patch: Partial<Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>>): Promise<void>;
+  updateParticipant(
+    id: string,
+    patch: Partial<
+      Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>
+    >,
+  ): Promise<void>;
   participant(id: string): Promise<ParticipantRecord | undefined>;
   /** Every participant record of the person with this personal-link hash (one per meeting). */
   participantsByTokenHash(hash: string): Promise<ParticipantRecord[]>;

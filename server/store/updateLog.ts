@@ -124,7 +124,7 @@ export class UpdateLog {
       try {
         // A nearly full disk takes part of a write and reports a short count, not an error:
         // keep writing until every byte is taken (the next write then fails with ENOSPC).
-        for (let done = 0; done < buf.length; ) {
+        for (let done = 0; done < buf.length;) {
           const { bytesWritten } = await fh.write(buf, done, buf.length - done);
           if (bytesWritten <= 0) throw new Error('the disk took no bytes');
           done += bytesWritten;
