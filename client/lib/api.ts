@@ -16,6 +16,7 @@ import type {
   OpenMeetingInput,
   ProfileInput,
   Revoked,
+  ServiceInfo,
 } from '../../shared/protocol.js';
 
 export class ApiFailure extends Error {
@@ -68,6 +69,8 @@ async function call<T>(method: string, path: string, body?: unknown, opts: CallO
 const m = (meetingId: string) => `/api/meetings/${encodeURIComponent(meetingId)}`;
 
 export const api = {
+  /** How this service keeps records (for the notice before joining and the erase dialog). */
+  service: () => call<ServiceInfo>('GET', '/api/service'),
   open: (input: OpenMeetingInput = {}) => call<Admission>('POST', '/api/meetings', input),
   join: (meetingId: string, input: JoinInput) => call<Admission>('POST', `${m(meetingId)}/join`, input),
   session: (token: string) => call<{ meetingId: string; participantId: string }>('POST', '/api/session', { token }),
@@ -86,12 +89,20 @@ export const api = {
     call<ErasureResult>('POST', `${m(meetingId)}/erasure`, { scope }, { as }),
 };
 
-/** Addresses of the downloads (plain links: the browser sends the session cookie). */
+/**
+ * Addresses of the downloads (plain links: the browser sends the session cookie). `as` names which
+ * of this browser's people is asking, on a shared device (an id, not a secret).
+ */
+const asParam = (as?: string | null) => (as ? `as=${encodeURIComponent(as)}` : '');
+const query = (...parts: string[]) => {
+  const q = parts.filter(Boolean).join('&');
+  return q ? `?${q}` : '';
+};
 export const downloads = {
-  markdown: (meetingId: string) =>
-    `${m(meetingId)}/export.md?tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')}`,
-  json: (meetingId: string) => `${m(meetingId)}/export.json`,
-  calendar: (meetingId: string) => `${m(meetingId)}/next.ics`,
+  markdown: (meetingId: string, as?: string | null) =>
+    `${m(meetingId)}/export.md${query(`tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')}`, asParam(as))}`,
+  json: (meetingId: string, as?: string | null) => `${m(meetingId)}/export.json${query(asParam(as))}`,
+  calendar: (meetingId: string, as?: string | null) => `${m(meetingId)}/next.ics${query(asParam(as))}`,
 };
 
 /** The message of any error, for showing. */
