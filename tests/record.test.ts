@@ -420,3 +420,37 @@ describe('a shared device holding several people', () => {
     expect(service.body).toMatchObject({ recordBasis: 'care-record', keepReason: 'Kept by law.' });
   });
 });
+
+describe('erasure reaches words written down for the person', () => {
+  it("deletes a scribe's entries for them, everywhere and on disk; the scribe's device carries on", async () => {
+    const server = await startServer();
+    const opened = await openMeeting(server, 'Maria');
+    const scribe = await connect(server, opened);
+    const dadAdm = await join(server, opened, 'Dad');
+    const dad = await connect(server, dadAdm);
+    const other = await connect(server, await join(server, opened, 'Sister'));
+    const id = scribe.say('Dad says the nights are the hardest part.', { forPerson: dad.me! });
+    scribe.amend(id, 'Dad says the nights are the very hardest part.');
+    scribe.say('My own words stay.');
+    await until(() => other.record().byRef.size === 2 && scribe.saved, 'written');
+    const r = await api<ErasureResult>(
+      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
+      'POST',
+      { scope: 'mine' },
+      bearer(dadAdm),
+    );
+    expect(r.body).toEqual({ erased: true });
+    await until(() => other.record().byRef.size === 1 && scribe.record().byRef.size === 1, 'gone from every screen');
+    expect(other.record().items.map((i) => i.text)).toEqual(['My own words stay.']);
+    const disk = await everything(server.dataDir);
+    expect(disk).not.toContain('nights are the');
+    expect(disk).toContain('My own words stay.');
+    // The scribe's device reconnects (its sync carries the erasure it now knows) and keeps writing.
+    scribe.socket.disconnect();
+    scribe.socket.connect();
+    await until(() => scribe.status === 'connected', 'reconnected');
+    scribe.say('Still here.');
+    await until(() => other.record().items.some((i) => i.text === 'Still here.') && scribe.saved, 'carries on');
+    expect(scribe.refusals).toEqual([]);
+  });
+});

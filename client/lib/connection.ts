@@ -376,7 +376,9 @@ export class MeetingConnection {
     if (!isId(id)) return undefined;
     let doc = this.voices.get(id);
     if (!doc) {
-      doc = new Y.Doc({ gc: false });
+      // Garbage collection on: the only deletion a voice ever sees is an erasure, whose words must
+      // then leave this device's memory too.
+      doc = new Y.Doc();
       this.voices.set(id, doc);
       const docId = id;
       doc.on('update', (update: Uint8Array, origin: unknown) => {

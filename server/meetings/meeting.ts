@@ -161,7 +161,9 @@ export class Meeting {
   #voice(id: string, create = false): Y.Doc | undefined {
     let doc = this.#voices.get(id);
     if (!doc && create) {
-      doc = new Y.Doc({ gc: false });
+      // Garbage collection on: nothing deletes from a voice but an erasure (below), whose words
+      // must then be gone from memory and from what is written back to disk.
+      doc = new Y.Doc();
       this.#voices.set(id, doc);
       if (this.#ready) {
         this.#docBytes.set(id, 0);
@@ -564,6 +566,27 @@ export class Meeting {
       );
     }
     this.port.erased(participantId);
+    // Their words written down by a scribe live in the scribe's voice: the server deletes those
+    // entries (the one deletion ever made in a voice, on the speaker's request), and every
+    // amendment of them, and every position recorded for them.
+    for (const [owner, voice] of this.#voices) {
+      const log = voice.getArray<VoiceEntry>(VOICE_LOG);
+      const entries = log.toArray();
+      const theirs = new Set(entries.filter((e) => e.t === 'say' && e.for === participantId).map((e) => e.id));
+      const doomed: number[] = [];
+      entries.forEach((e, i) => {
+        const forThem =
+          (e.t === 'say' && theirs.has(e.id)) ||
+          ((e.t === 'amend' || e.t === 'withdraw') && theirs.has(e.of)) ||
+          (e.t === 'position' && e.for === participantId);
+        if (forThem) doomed.push(i);
+      });
+      if (doomed.length === 0) continue;
+      voice.transact(() => {
+        for (const i of doomed.reverse()) log.delete(i, 1);
+      }, SERVER);
+      this.#docBytes.set(owner, Y.encodeStateAsUpdate(voice).length);
+    }
     await this.flushed();
     await this.#compact();
   }

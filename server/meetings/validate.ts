@@ -34,6 +34,22 @@ export function checkVoiceUpdate(
 }
 
 /**
+ * Whether every deletion in `ds` is one the server already made (an erasure): a device's sync
+ * step 2 always carries every deletion it knows, so those must pass; any other deletion is refused.
+ */
+function alreadyDeleted(doc: Y.Doc, ds: ReturnType<typeof Y.createDeleteSet>): boolean {
+  const server = Y.createDeleteSetFromStructStore(doc.store);
+  for (const [client, items] of ds.clients) {
+    const have = server.clients.get(client) ?? [];
+    for (const { clock, len } of items) {
+      // Server ranges are sorted and merged: one of them must hold the whole range.
+      if (!have.some((h) => h.clock <= clock && clock + len <= h.clock + h.len)) return false;
+    }
+  }
+  return true;
+}
+
+/**
  * The checks, and what the update adds: the entries the server does not have yet (read straight
  * from the update, so the cost grows with the update, never with the document) and its client ids.
  */
@@ -49,7 +65,7 @@ function check(
     return { code: Refusal.malformed, message: 'The update could not be decoded.' };
   }
   const { structs, ds } = decoded;
-  if (ds.clients.size > 0) {
+  if (ds.clients.size > 0 && !alreadyDeleted(doc, ds)) {
     return {
       code: Refusal.malformed,
       message: 'A voice record is append-only: an update may not delete anything. Amend or withdraw with a new entry.',
