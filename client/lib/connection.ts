@@ -67,17 +67,21 @@ export interface ConnectionOptions {
   as?: string;
 }
 
-/** Whether `doc` holds anything beyond the encoded state vector `sv`. */
+/**
+ * Whether `doc` holds anything beyond the encoded state vector `sv` — including updates parked as
+ * "pending" (waiting for earlier ones): those may come from a server instance that crashed, and
+ * would otherwise slot in later against the new instance's state.
+ */
 function holdsMore(doc: Y.Doc, sv: Uint8Array): boolean {
+  if (doc.store.pendingStructs !== null || doc.store.pendingDs !== null) return true;
   let theirs: Map<number, number>;
   try {
     theirs = Y.decodeStateVector(sv);
   } catch {
     return false;
   }
-  for (const [client, clock] of doc.store.clients) {
-    const last = clock[clock.length - 1];
-    if (last && last.id.clock + last.length > (theirs.get(client) ?? 0)) return true;
+  for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(doc))) {
+    if (clock > (theirs.get(client) ?? 0)) return true;
   }
   return false;
 }
