@@ -11,7 +11,7 @@ import { onCleanup } from './helpers.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-/** A port that was free a moment ago (the server binds it right after). */
+/** A port that was free a moment ago. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -24,23 +24,36 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export interface ChildServer {
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface Child {
   url: string;
   port: number;
   dataDir: string;
   proc: ChildProcess;
-  /** Resolves when the process has exited. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Everything the process wrote (for failure messages). */
+  exited: Promise<Exit>;
+  /** Everything the process wrote on stdout and stderr. */
   output(): string;
-  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+  alive(): boolean;
+  kill(signal: NodeJS.Signals): Promise<Exit>;
 }
 
-export async function startChild(opts: {
+/**
+ * Spawn `server/main.ts` exactly as `npm start` runs it, as `node --import tsx` (no wrapper
+ * process, so that SIGKILL reaches the server itself). With `waitListening: false` it resolves as
+ * soon as the process is spawned (for start-up refusal tests, await `exited`).
+ */
+export async function spawnServer(opts: {
   dataDir: string;
   port?: number;
   env?: Record<string, string>;
-}): Promise<ChildServer> {
+  waitListening?: boolean;
+  timeoutMs?: number;
+}): Promise<Child> {
   const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
@@ -59,21 +72,45 @@ export async function startChild(opts: {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let err = '';
   proc.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  proc.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.once('exit', (code, signal) => resolve({ code, signal }));
+  proc.stderr?.on('data', (b: Buffer) => {
+    out += b.toString();
+    err += b.toString();
   });
   let done = false;
-  void exited.then(() => (done = true));
+  const exited = new Promise<Exit>((resolve) => {
+    proc.once('exit', (code, signal) => {
+      done = true;
+      resolve({ code, signal });
+    });
+  });
   onCleanup(async () => {
     if (!done) {
       proc.kill('SIGKILL');
       await exited;
     }
   });
+  const child: Child = {
+    url,
+    port,
+    dataDir: opts.dataDir,
+    proc,
+    exited,
+    output: () => out,
+    stderr: () => err,
+    alive: () => !done,
+    kill: async (signal) => {
+      if (!done) proc.kill(signal);
+      return exited;
+    },
+  };
+  if (opts.waitListening === false) return child;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in time:\n${out}`)),
+      opts.timeoutMs ?? 30_000,
+    );
     const check = () => {
       if (out.includes('Polyphony is running')) {
         clearTimeout(timer);
@@ -82,21 +119,16 @@ export async function startChild(opts: {
       }
     };
     proc.stdout?.on('data', check);
+    check();
     void exited.then(({ code, signal }) => {
       clearTimeout(timer);
       reject(new Error(`server exited (${code ?? signal}) before listening:\n${out}`));
     });
   });
-  return {
-    url,
-    port,
-    dataDir: opts.dataDir,
-    proc,
-    exited,
-    output: () => out,
-    kill: async (signal) => {
-      proc.kill(signal);
-      return exited;
-    },
-  };
+  return child;
 }
+
+/** The server, started and listening (tests that restart it). */
+export type ChildServer = Child;
+export const startChild = (opts: { dataDir: string; port?: number; env?: Record<string, string> }): Promise<Child> =>
+  spawnServer(opts);
