@@ -273,11 +273,6 @@ export class Meeting {
     this.meetingDoc.transact(() => this.people.set(id, { ...current, ...patch }), SERVER);
   }
 
-  /** Disconnect bookkeeping for every connection of a participant (after removal or revocation). */
-  connectionsOf(participantId: string): string[] {
-    return [...this.#connections].filter(([, p]) => p === participantId).map(([s]) => s);
-  }
-
   // ── wiring: persistence, broadcast, order ────────────────────────────────────────────
 
   #wire(doc: Y.Doc, id: string): void {
