@@ -16,6 +16,7 @@ import {
   type MeetingRecord,
   type NetworkRecord,
   type ParticipantRecord,
+  type RecordWriter,
   type SessionRecord,
   type Store,
 } from './types.js';
@@ -139,29 +140,61 @@ export class FileStore implements Store {
     return this.#db.data;
   }
 
-  async createMeeting(
+  #createMeeting(
     network: NetworkRecord | null,
     meeting: MeetingRecord,
     participants: readonly ParticipantRecord[],
-  ): Promise<void> {
+  ): void {
     if (network) this.#data.networks[network.id] = copy(network);
     this.#data.meetings[meeting.id] = copy(meeting);
     for (const p of participants) {
       this.#data.participants[p.id] = copy(p);
       this.#index(p);
     }
+  }
+
+  /**
+   * Staged writes are applied in memory in one synchronous step (so no other transaction sees half
+   * of them), then written with one durable write of db.json (concurrent transactions share it).
+   * A write that fails validation undoes the ones before it.
+   */
+  async transaction(write: (tx: RecordWriter) => void): Promise<void> {
+    const ops: Array<() => void> = [];
+    write({
+      createMeeting: (n, m, ps) => ops.push(() => this.#createMeeting(n, m, ps)),
+      updateMeeting: (id, patch) => ops.push(() => this.#updateMeeting(id, patch)),
+      updateNetwork: (id, patch) => ops.push(() => this.#updateNetwork(id, patch)),
+      addParticipant: (p) => ops.push(() => this.#addParticipant(p)),
+      updateParticipant: (id, patch) => ops.push(() => this.#updateParticipant(id, patch)),
+      addToSession: (hash, member, at) => ops.push(() => this.#addToSession(hash, member, at)),
+      removeFromSession: (hash, member) => ops.push(() => this.#removeFromSession(hash, member)),
+      logAccess: (entry) => ops.push(() => this.#logAccess(entry)),
+    });
+    if (ops.length === 0) return;
+    const before = structuredClone(this.#data);
+    try {
+      for (const op of ops) op();
+    } catch (e) {
+      this.#db.data = before;
+      this.#reindex();
+      throw e;
+    }
     await this.#db.write();
+  }
+
+  #reindex(): void {
+    this.#byToken.clear();
+    for (const p of Object.values(this.#data.participants)) this.#index(p);
   }
 
   async network(id: string): Promise<NetworkRecord | undefined> {
     return copy(get(this.#data.networks, id));
   }
 
-  async updateNetwork(id: string, patch: Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>): Promise<void> {
+  #updateNetwork(id: string, patch: Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>): void {
     const n = get(this.#data.networks, id);
     if (!n) throw new Error('no such network');
     Object.assign(n, copy(patch));
-    await this.#db.write();
   }
 
   async meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]> {
@@ -176,34 +209,31 @@ export class FileStore implements Store {
     return copy(get(this.#data.meetings, id));
   }
 
-  async updateMeeting(
+  #updateMeeting(
     id: string,
     patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators' | 'endedAt' | 'erased'>>,
-  ): Promise<void> {
+  ): void {
     const m = get(this.#data.meetings, id);
     if (!m) throw new Error('no such meeting');
     Object.assign(m, copy(patch));
-    await this.#db.write();
   }
 
-  async addParticipant(p: ParticipantRecord): Promise<void> {
+  #addParticipant(p: ParticipantRecord): void {
     this.#data.participants[p.id] = copy(p);
     this.#index(p);
-    await this.#db.write();
   }
 
-  async updateParticipant(
+  #updateParticipant(
     id: string,
     patch: Partial<
       Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>
     >,
-  ): Promise<void> {
+  ): void {
     const p = get(this.#data.participants, id);
     if (!p) throw new Error('no such participant');
     this.#byToken.get(p.tokenHash)?.delete(p.id);
     Object.assign(p, copy(patch));
     this.#index(p);
-    await this.#db.write();
   }
 
   async participant(id: string): Promise<ParticipantRecord | undefined> {
@@ -223,27 +253,24 @@ export class FileStore implements Store {
     return copy(Object.values(this.#data.participants).filter((p) => p.meetingId === meetingId));
   }
 
-  async addToSession(hash: string, memberHash: string): Promise<void> {
+  #addToSession(hash: string, memberHash: string, at: number): void {
     const s = get(this.#data.sessions, hash);
     if (s) {
       if (s.members.includes(memberHash)) return;
       s.members.push(memberHash);
     } else {
-      this.#data.sessions[hash] = { hash, members: [memberHash], createdAt: Date.now() };
+      this.#data.sessions[hash] = { hash, members: [memberHash], createdAt: at };
     }
-    await this.#db.write();
   }
 
-  async removeFromSession(hash: string, memberHash: string): Promise<void> {
+  #removeFromSession(hash: string, memberHash: string): void {
     const s = get(this.#data.sessions, hash);
     if (!s || !s.members.includes(memberHash)) return;
     s.members = s.members.filter((m) => m !== memberHash);
-    await this.#db.write();
   }
 
-  async logAccess(entry: AccessEntry): Promise<void> {
+  #logAccess(entry: AccessEntry): void {
     this.#data.access.push(copy(entry));
-    await this.#db.write();
   }
 
   async accessLog(meetingId: string): Promise<AccessEntry[]> {

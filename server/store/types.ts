@@ -86,49 +86,71 @@ export interface DocUpdate {
   update: Uint8Array;
 }
 
-export interface Store {
-  /** Create a meeting with its first participants (and its network, for a network's first meeting). */
-  createMeeting(
-    network: NetworkRecord | null,
-    meeting: MeetingRecord,
-    participants: readonly ParticipantRecord[],
-  ): Promise<void>;
+/** Reads of the relational records (meetings, networks, participants, sessions, access log). */
+export interface RecordReader {
   meeting(id: string): Promise<MeetingRecord | undefined>;
-  updateMeeting(
-    id: string,
-    patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators' | 'endedAt' | 'erased'>>,
-  ): Promise<void>;
   network(id: string): Promise<NetworkRecord | undefined>;
-  updateNetwork(id: string, patch: Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>): Promise<void>;
   /** A network's meetings, oldest first. */
   meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]>;
-  addParticipant(p: ParticipantRecord): Promise<void>;
-  updateParticipant(
-    id: string,
-    patch: Partial<
-      Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>
-    >,
-  ): Promise<void>;
   participant(id: string): Promise<ParticipantRecord | undefined>;
   /** Every participant record of the person with this personal-link hash (one per meeting). */
   participantsByTokenHash(hash: string): Promise<ParticipantRecord[]>;
   participants(meetingId: string): Promise<ParticipantRecord[]>;
-  /** Create or extend a browser session with one more person (by personal-link hash). */
-  addToSession(hash: string, memberHash: string): Promise<void>;
   session(hash: string): Promise<SessionRecord | undefined>;
-  /** Take a person off a browser session ("remove this meeting from this device"). */
-  removeFromSession(hash: string, memberHash: string): Promise<void>;
-  logAccess(entry: AccessEntry): Promise<void>;
   accessLog(meetingId: string): Promise<AccessEntry[]>;
-  /** Delete a meeting's stored updates entirely (erasure). */
-  removeUpdates(meetingId: string): Promise<void>;
+}
 
+export type MeetingPatch = Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators' | 'endedAt' | 'erased'>>;
+export type NetworkPatch = Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>;
+export type ParticipantPatch = Partial<
+  Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>
+>;
+
+/**
+ * The writes of one unit of work. Calls only *stage* a write (they return nothing and see nothing);
+ * `Store.transaction` applies them all, in order, or none, and resolves once they are durable.
+ * Read what you need before the transaction. A write that refers to a record that does not exist
+ * (update of an unknown id) fails the whole transaction.
+ */
+export interface RecordWriter {
+  /** Create a meeting with its first participants (and its network, for a network's first meeting). */
+  createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, participants: readonly ParticipantRecord[]): void;
+  updateMeeting(id: string, patch: MeetingPatch): void;
+  updateNetwork(id: string, patch: NetworkPatch): void;
+  addParticipant(p: ParticipantRecord): void;
+  updateParticipant(id: string, patch: ParticipantPatch): void;
+  /** Create or extend a browser session with one more person (by personal-link hash). */
+  addToSession(hash: string, memberHash: string, at: number): void;
+  /** Take a person off a browser session ("remove this meeting from this device"). */
+  removeFromSession(hash: string, memberHash: string): void;
+  logAccess(entry: AccessEntry): void;
+}
+
+/**
+ * Each meeting's Yjs updates: an append-only log per meeting. Its only writer is that meeting's
+ * write queue (server/meetings/), one at a time.
+ */
+export interface UpdateLogStore {
   /** Every stored update of a meeting, in the order they were appended. Throws `DamagedError`. */
   loadUpdates(meetingId: string): Promise<DocUpdate[]>;
-  /** Append updates; resolves only once they are durably on disk. */
+  /** Append updates; resolves only once they are durably stored. */
   appendUpdates(meetingId: string, updates: readonly DocUpdate[]): Promise<void>;
-  /** Atomically replace a meeting's log with an equivalent, shorter one. */
+  /**
+   * Atomically replace everything appended so far with an equivalent, shorter log. The caller
+   * appends nothing while this runs.
+   */
   compact(meetingId: string, updates: readonly DocUpdate[]): Promise<void>;
+  /** Delete a meeting's stored updates entirely (erasure: gone, not flagged). */
+  removeUpdates(meetingId: string): Promise<void>;
+}
+
+/**
+ * The store contract (tests/store.contract.test.ts runs it against every implementation).
+ * Only the commands layer (server/commands/) calls `transaction`; nothing else writes records.
+ */
+export interface Store extends RecordReader, UpdateLogStore {
+  /** Apply the staged writes all or none; resolves once durable. */
+  transaction(write: (tx: RecordWriter) => void): Promise<void>;
   close(): Promise<void>;
 }
 
