@@ -12,7 +12,9 @@ import { LIMITS } from '../shared/limits.js';
 import type { Config } from './config.js';
 import { consoleLog, systemClock, type Clock, type Log } from './context.js';
 import { apiRouter } from './http/api.js';
-import { attachLive, participantRoom, meetingPort, type LiveServer } from './live/socket.js';
+import { Commands } from './commands/commands.js';
+import { reconcileRows } from './commands/reconcile.js';
+import { attachLive, disconnectParticipant, meetingPort, type LiveServer } from './live/socket.js';
 import { Meetings } from './meetings/registry.js';
 import { FileStore } from './store/fileStore.js';
 import type { Store } from './store/types.js';
@@ -82,20 +84,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
     flushWindowMs: config.flushWindowMs,
     unloadAfterMs: deps.unloadAfterMs ?? 30_000,
     port: (id) => meetingPort(io, id),
+    afterLoad: (m, record, participants) => reconcileRows(store, m, record, participants),
   });
-  attachLive(io, { store, meetings, config, log, clock });
+  const commands = new Commands({
+    store,
+    meetings,
+    config,
+    clock,
+    log,
+    disconnect: (pid, reason) => disconnectParticipant(io, pid, reason),
+  });
+  attachLive(io, { store, meetings, commands, config, log, clock });
 
-  app.use(
-    '/api',
-    apiRouter({
-      store,
-      meetings,
-      config,
-      clock,
-      log,
-      disconnect: (pid) => io.in(participantRoom(pid)).disconnectSockets(true),
-    }),
-  );
+  app.use('/api', apiRouter({ store, meetings, commands, config, clock, log }));
   if (config.clientDir) {
     const root = path.resolve(config.clientDir);
     app.use(express.static(root, { dotfiles: 'deny', index: 'index.html', fallthrough: true }));

@@ -119,6 +119,7 @@ export const ApiErrorCode = subset(
   'locked',
   'meetingEnded',
   'erased',
+  'wrongState',
   'nextAlreadyOpen',
   'notFacilitator',
   'notAboutYou',

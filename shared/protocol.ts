@@ -13,6 +13,7 @@
 import * as v from 'valibot';
 import { ID_PATTERN } from './ids.js';
 import { LIMITS } from './limits.js';
+import type { ApiErrorCodeValue, CloseReasonCode, ControlErrorCode, RefusalCode } from './errors.js';
 
 /** Names and relations are one line of the person's own words: no line breaks or control characters. */
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
@@ -23,51 +24,23 @@ export const PROTOCOL_VERSION = 1;
 /** y-protocols message types carried in the `y` event (first varUint of the message). */
 export const Y_MESSAGE = { sync: 0, awareness: 1 } as const;
 
-/** Why something was refused. Every refusal carries one of these and a plain message. */
-export const Refusal = {
-  /** A connection tried to write a document that is not its participant's own voice. */
-  notYourDocument: 'not-your-document',
-  /** The meeting has ended: its record is read-only. */
-  meetingEnded: 'meeting-ended',
-  /** The message could not be decoded, or breaks the record's rules (e.g. deletes from a voice log). */
-  malformed: 'malformed',
-  /** The update depends on data the server does not have yet. */
-  missingDependencies: 'missing-dependencies',
-  /** A size limit was exceeded (see LIMITS). */
-  tooLarge: 'too-large',
-  /** Too many messages in a short time. */
-  rateLimited: 'rate-limited',
-  /** An awareness update for a client id this connection does not own. */
-  notYourAwareness: 'not-your-awareness',
-  /** Unknown document id. */
-  unknownDocument: 'unknown-document',
-  /** Storage failed; the words are kept in memory and on the device, and the write is retried. */
-  storageFailed: 'storage-failed',
-  /** Payload failed validation. */
-  invalid: 'invalid',
-  /** These words were erased at the person's request; the voice takes no more writes. */
-  erased: 'erased',
-} as const;
-export type RefusalCode = (typeof Refusal)[keyof typeof Refusal];
-
-/** Reasons a connection is refused at the handshake (`connect_error` with `data.code`). */
-export const ConnectError = {
-  /** No such meeting, or the credentials do not admit to it. Deliberately one code for both. */
-  noAccess: 'no-access',
-  /** The client speaks another protocol version. */
-  protocol: 'protocol-version',
-  invalid: 'invalid',
-  /** The origin of the page is not the configured public URL. */
-  origin: 'bad-origin',
-  /** The meeting's storage could not be loaded (reported to the operator, kept for recovery). */
-  unavailable: 'unavailable',
-} as const;
-export type ConnectErrorCode = (typeof ConnectError)[keyof typeof ConnectError];
+export {
+  ApiErrorCode,
+  CloseReason,
+  ConnectError,
+  ControlError,
+  ErrorCode,
+  Refusal,
+  type ApiErrorCodeValue,
+  type CloseReasonCode,
+  type ConnectErrorCode,
+  type ControlErrorCode,
+  type RefusalCode,
+} from './errors.js';
 
 export interface Refused {
   doc: string;
   code: RefusalCode;
-  message: string;
 }
 
 /** Storage health of the meeting as the server sees it. */
@@ -95,24 +68,14 @@ export interface ServerToClientEvents {
   storage: (status: StorageStatus) => void;
   /** A voice document (or, with `meeting`, the whole record) was erased: drop every local copy. */
   erased: (doc: string) => void;
+  /** Sent just before the server disconnects this connection on purpose: why. */
+  closing: (reason: CloseReasonCode) => void;
 }
 
 /** Every request on the control plane is answered by an ack of this shape. */
 export type AckResult<T extends object = object> =
-  ({ ok: true } & T) | { ok: false; error: ControlErrorCode; message: string };
+  ({ ok: true } & T) | { ok: false; error: ControlErrorCode };
 export type Ack<T extends object = object> = (result: AckResult<T>) => void;
-
-export const ControlError = {
-  invalid: 'invalid',
-  /** Only a facilitator may do this (lock, end, hand over facilitation, remove someone). */
-  notFacilitator: 'not-facilitator',
-  /** Not possible in the meeting's present state (e.g. ending a reflection that is not under way). */
-  wrongState: 'wrong-state',
-  meetingEnded: 'meeting-ended',
-  notFound: 'not-found',
-  internal: 'internal',
-} as const;
-export type ControlErrorCode = (typeof ControlError)[keyof typeof ControlError];
 
 /** The result type of a control event's ack. */
 export type AckOf<E extends keyof ClientToServerEvents> =
@@ -247,8 +210,14 @@ export const ErasureSchema = v.strictObject({
   scope: v.picklist(['mine', 'record']),
 });
 export interface ErasureResult {
+  /** `mine`: the asker's words were erased; `record`: the whole record is gone. */
   erased: boolean;
-  /** With RECORD_BASIS=care-record: why the record is kept, to show the person. */
+  /**
+   * For `record` (SPEC 16): the whole record goes once everyone else whose words are in it has
+   * agreed by erasing their own; until then, who has not (participant ids), for everyone to see.
+   */
+  waitingFor?: string[];
+  /** With RECORD_BASIS=care-record: nothing was erased; why the record is kept, to show the person. */
   reason?: string;
 }
 
@@ -283,21 +252,12 @@ export interface ServiceInfo {
   keepReason: string;
 }
 
-/** Error body of every failed HTTP request. */
+/** Error body of every failed HTTP request: a code (the page owns the sentence), and for `invalid`, where. */
 export interface ApiError {
-  error: string;
-  message: string;
+  error: ApiErrorCodeValue;
+  /** For `invalid`: the path of the first field that failed (`name`, `next.when`…). */
+  field?: string;
 }
-
-export const ApiErrorCode = {
-  invalid: 'invalid',
-  noAccess: 'no-access',
-  locked: 'locked',
-  rateLimited: 'rate-limited',
-  tooLarge: 'too-large',
-  notFound: 'not-found',
-  internal: 'internal',
-} as const;
 
 export function joinPath(meetingId: string, joinToken: string): string {
   return `/#/join/${meetingId}/${joinToken}`;

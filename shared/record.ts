@@ -165,6 +165,8 @@ export type MeetingEvent = {
   | { t: 'reflecting-started' }
   | { t: 'reflecting-ended' }
   | { t: 'response-closed'; responded: boolean }
+  /** `who` said (or stopped saying) that this meeting is about them: stated openly, for everyone (SPEC 15). */
+  | { t: 'about'; who: string; aboutMe: boolean }
 );
 export type MeetingEventType = MeetingEvent['t'];
 
@@ -189,6 +191,11 @@ export interface MeetingState {
   /** The network's meeting before this one, and after it. */
   previous: string | null;
   next: string | null;
+  /**
+   * A request to erase the whole record (SPEC 16), by a person the meeting was about: shown to
+   * everyone; the record goes once every other person whose words are in it has erased their own.
+   */
+  erasure?: { by: string; at: number } | null;
 }
 
 export const MEETING_EVENTS = 'events';

@@ -634,7 +634,6 @@ describe('issue 5: limits, access and headers', () => {
       r.sender.send(r.sender.me, toBase64(frameSync(2, new Uint8Array(LIMITS.messageBytes * 1.2))));
       await r.nothingToOthers(seen);
       expect(r.sender.refusals.map((x) => x.code)).toEqual([Refusal.tooLarge, Refusal.tooLarge]);
-      expect(r.sender.refusals.every((x) => x.message.length > 10)).toBe(true);
       expect(r.doc(r.sender.me)).toEqual(before);
       // A large update under the limit is fine.
       const base = new Y.Doc({ gc: false });
@@ -658,10 +657,9 @@ describe('issue 5: limits, access and headers', () => {
         }
         const refused = r.sender.refusals;
         expect(refused.map((x) => x.code)).toEqual([Refusal.tooLarge]);
-        expect(refused[0]!.message).toMatch(/size limit/);
         const size = r.doc(r.sender.me).length;
         console.log(
-          `[hostile] document limit reached after ${sent - 1} updates: voice holds ${size} bytes; refusal: "${refused[0]!.message}"`,
+          `[hostile] document limit reached after ${sent - 1} updates: voice holds ${size} bytes; refusal: ${refused[0]!.code}`,
         );
         expect(size).toBeLessThanOrEqual(LIMITS.documentBytes);
         expect(size).toBeGreaterThan(LIMITS.documentBytes - 300_000);
@@ -724,7 +722,7 @@ describe('issue 5: limits, access and headers', () => {
       );
       expect(limited).toBeGreaterThanOrEqual(burst - LIMITS.messagesPerSecond * 1.5);
       expect(limited).toBeLessThanOrEqual(burst - LIMITS.messagesPerSecond);
-      expect(r.sender.refusals.every((x) => x.code === Refusal.rateLimited && x.message.length > 10)).toBe(true);
+      expect(r.sender.refusals.every((x) => x.code === Refusal.rateLimited)).toBe(true);
       // A second later the sender may speak again.
       await new Promise((res) => setTimeout(res, 1100));
       const n = r.sender.refusals.length;
@@ -891,7 +889,7 @@ describe('issue 5: limits, access and headers', () => {
         for (const input of inputs) {
           const ack = (await f.ack(event, input)) as { ok: boolean; error?: string; message?: string };
           n++;
-          if (ack.ok !== false || ack.error !== H5ControlError.invalid || !(ack.message && ack.message.length > 3)) {
+          if (ack.ok !== false || ack.error !== H5ControlError.invalid || ack.message !== undefined) {
             wrong.push({ event, input, ack });
           }
           // Pace under the per-connection limit.
@@ -908,7 +906,7 @@ describe('issue 5: limits, access and headers', () => {
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
       expect(encoded(srv.app.meetings.peek(opened.meetingId)!.meetingDoc)).toEqual(meetingBefore);
       expect((await readFile(dbFile)).equals(dbBefore)).toBe(true);
-      expect(srv.app.meetings.peek(opened.meetingId)!.record.status).toBe('open');
+      expect(srv.app.meetings.peek(opened.meetingId)!.status).toBe('open');
       // And the same connection still makes valid requests.
       expect(await f.ack('meeting:lock', { locked: true })).toEqual({ ok: true });
     });

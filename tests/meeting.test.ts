@@ -289,7 +289,6 @@ describe("nobody writes another person's words", () => {
       [a.me, Refusal.notYourDocument],
       [a.me, Refusal.notYourDocument],
     ]);
-    expect(intruder.refusalsSince(n).every((r) => r.message.length > 10)).toBe(true);
     expect(encoded(serverDoc())).toEqual(before.server);
     expect(encoded(a.voices.get(a.me!))).toEqual(before.a);
     expect(encoded(b.voices.get(a.me!))).toEqual(before.b);
@@ -391,7 +390,7 @@ describe('no access', () => {
       c.close();
       outcomes.push([what, outcome]);
     }
-    const expected = { code: ConnectError.noAccess, message: expect.stringMatching(/^.{10,}$/) as unknown };
+    const expected = { code: ConnectError.noAccess, message: ConnectError.noAccess };
     for (const [what, outcome] of outcomes) expect({ what, outcome }).toEqual({ what, outcome: expected });
     // All identical, so nothing tells a meeting that exists from one that does not.
     expect(new Set(outcomes.map(([, o]) => JSON.stringify(o))).size).toBe(1);
@@ -434,7 +433,7 @@ describe('no access', () => {
     });
     const reference = shape(cases.wrongToken);
     expect(reference.status).toBe(404);
-    expect(reference.body).toEqual({ error: 'no-access', message: expect.any(String) });
+    expect(reference.body).toEqual({ error: 'no-access' });
     expect(reference.cookie).toBeNull();
     for (const [name, r] of Object.entries(cases)) expect({ name, ...shape(r) }).toEqual({ name, ...reference });
     expect(await server.app.store.participants(opened.meetingId)).toHaveLength(1);
@@ -510,7 +509,7 @@ describe('credentials', () => {
       meetingId: opened.meetingId,
       auth: { protocol: PROTOCOL_VERSION + 1, meetingId: opened.meetingId, token: opened.personalToken },
     });
-    expect(await c.outcome()).toMatchObject({ code: ConnectError.protocol });
+    expect(await c.outcome()).toMatchObject({ code: ConnectError.protocolVersion });
   });
 });
 

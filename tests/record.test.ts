@@ -155,7 +155,7 @@ describe('exports', () => {
       [anna.me, 'agree', 'Yes, at home.'],
       [dad.me, 'disagree', 'Thursday is hard for me.'],
     ]);
-    expect(x.events.map((e) => e.t)).toEqual(['reflecting-started', 'reflecting-ended', 'response-closed', 'ended']);
+    expect(x.events.map((e) => e.t)).toEqual(['about', 'reflecting-started', 'reflecting-ended', 'response-closed', 'ended']);
     expect(x.nextMeeting).toEqual({
       agreed: true,
       when: '2026-12-03T10:00',
@@ -306,22 +306,28 @@ describe('erasure', () => {
     );
   });
 
-  it('with consent, the person at the centre erases the whole record; only they can', async () => {
+  it('[S16] with consent, the person at the centre asks to erase the whole record; it goes once everyone else has erased their own words', async () => {
     const { server, opened, annaAdm, dadAdm } = await endedMeeting();
-    const notThem = await api(
-      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
-      'POST',
-      { scope: 'record' },
+    const erasure = (who: Admission, scope: 'mine' | 'record') =>
+      api<ErasureResult>(`${server.url}/api/meetings/${opened.meetingId}/erasure`, 'POST', { scope }, bearer(who));
+    const notThem = await erasure(dadAdm, 'record');
+    expect(notThem.status).toBe(403);
+    expect(notThem.body).toEqual({ error: 'not-about-you' });
+    const r = await erasure(annaAdm, 'record');
+    // Anna's own words go at once; nobody else's words are removed without them.
+    expect(r.body).toEqual({ erased: false, waitingFor: expect.arrayContaining([opened.participantId, dadAdm.participantId]) });
+    expect(r.body.waitingFor).toHaveLength(2);
+    const pending = await api<{ items: Array<{ text: string }> }>(
+      `${server.url}/api/meetings/${opened.meetingId}/export.json`,
+      'GET',
+      undefined,
       bearer(dadAdm),
     );
-    expect(notThem.status).toBe(403);
-    const r = await api<ErasureResult>(
-      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
-      'POST',
-      { scope: 'record' },
-      bearer(annaAdm),
-    );
-    expect(r.body).toEqual({ erased: true });
+    const texts = pending.body.items.map((i) => i.text);
+    expect(texts).toContain('Welcome. There is no agenda today.');
+    expect(texts).not.toContain('I have barely slept for three nights.');
+    expect(await erasure(dadAdm, 'mine')).toMatchObject({ body: { erased: true, waitingFor: [opened.participantId] } });
+    expect((await erasure(opened, 'mine')).body).toEqual({ erased: true });
     const after = await everything(server.dataDir);
     for (const words of ['no agenda today', 'three nights', 'Thursday', 'tired everyone', 'Anna', 'Dad']) {
       expect(after).not.toContain(words);

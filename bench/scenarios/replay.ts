@@ -85,7 +85,7 @@ export async function replayRun(
       20,
     );
     const ended = await reference.request('meeting:end', { next: null });
-    if (!ended.ok) throw new Error(`could not end the meeting: ${ended.message}`);
+    if (!ended.ok) throw new Error(`could not end the meeting: ${ended.error}`);
     const entries = reference.order.length;
     ctx.log(
       `    ${p.contributions} contributions, ${amended} amendments, ${p.people} positions by ${p.people} people (${entries} entries); meeting ended`,

@@ -61,7 +61,7 @@ async function call<T>(method: string, path: string, body?: unknown, opts: CallO
   }
   if (!res.ok) {
     const err = data as Partial<ApiError> | null;
-    throw new ApiFailure(err?.error ?? 'internal', err?.message ?? 'Something went wrong. Try again.', res.status);
+    throw new ApiFailure(err?.error ?? 'internal', 'Something went wrong. Try again.', res.status);
   }
   return data as T;
 }

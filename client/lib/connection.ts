@@ -318,17 +318,13 @@ export class MeetingConnection {
   /** A control-plane request, answered by the server's ack (or a plain error when offline). */
   async request<E extends ControlEvent>(event: E, input: Parameters<ClientToServerEvents[E]>[0]): Promise<AckOf<E>> {
     if (!this.socket.connected) {
-      return {
-        ok: false,
-        error: 'internal',
-        message: 'You are offline. Try again when you are connected.',
-      } as AckOf<E>;
+      return { ok: false, error: 'unavailable' } as AckOf<E>;
     }
     try {
       const timed = this.socket.timeout(10_000) as unknown as { emitWithAck(e: E, i: unknown): Promise<AckOf<E>> };
       return await timed.emitWithAck(event, input);
     } catch {
-      return { ok: false, error: 'internal', message: 'The server did not answer. Try again.' } as AckOf<E>;
+      return { ok: false, error: 'internal' } as AckOf<E>;
     }
   }
 

@@ -39,6 +39,8 @@ export function describeEvent(ev: MeetingEvent, name: (id: string) => string): s
       return ev.responded
         ? `The network has responded (${by} noted it).`
         : `The network chose not to respond now (${by} noted it).`;
+    case 'about':
+      return ev.aboutMe ? `${by} said this meeting is about them.` : `${by} said this meeting is not about them.`;
   }
 }
 

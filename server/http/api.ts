@@ -1,62 +1,68 @@
 /**
- * The HTTP API: open a meeting, join it, exchange a personal link for a session, the network's
- * series, the record afterwards (exports, calendar, access log), revocation and erasure.
- * Every answer about a meeting the asker may not see is the same 404, whatever the reason.
+ * The HTTP API: parse, authenticate, call the commands layer, answer. Nothing here writes state
+ * itself. Every answer about a meeting the asker may not see is the same 404, whatever the reason.
+ * Errors are codes from shared/errors.ts (`{error, field?}`); the page owns every sentence.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import * as v from 'valibot';
 import { isId, randomId } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
+import { ErrorCode, type ApiErrorCodeValue, type ErrorCode as Code } from '../../shared/errors.js';
 import {
-  ApiErrorCode,
-  ErasureSchema,
-  JoinSchema,
-  NetworkSchema,
-  OpenMeetingSchema,
-  PersonSchema,
   PROTOCOL_VERSION,
-  ProfileSchema,
-  SessionSchema,
   type AccessLogEntry,
-  type Admission,
   type ApiError,
-  type ErasureResult,
   type MyMeeting,
-  type NextMeetingOpened,
-  type Revoked,
   type ServiceInfo,
 } from '../../shared/protocol.js';
+import { ROUTES, type AnswerOf, type RouteName } from '../../shared/routes.js';
 import { participantIn, participantsOf, type Credentials } from '../access.js';
-import { hashToken, sameHash, sessionCookie, sessionToken } from '../auth.js';
+import { hashToken, sessionCookie, sessionToken } from '../auth.js';
+import { CommandError, type Commands, type SessionRef } from '../commands/commands.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
 import type { Meetings } from '../meetings/registry.js';
 import { exportJson, exportMarkdown, nextMeetingIcs } from '../record/export.js';
-import type { AccessAction, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
+import type { MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
+
+/** HTTP status for each code. */
+const STATUS: Record<ApiErrorCodeValue, number> = {
+  invalid: 400,
+  'too-large': 413,
+  'rate-limited': 429,
+  'no-access': 404,
+  'not-found': 404,
+  locked: 409,
+  'meeting-ended': 409,
+  erased: 410,
+  'wrong-state': 409,
+  'next-already-open': 409,
+  'not-facilitator': 403,
+  'not-about-you': 403,
+  'which-person': 400,
+  'storage-failed': 503,
+  unavailable: 503,
+  internal: 500,
+};
 
 export class HttpError extends Error {
   constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
+    readonly code: ApiErrorCodeValue,
+    readonly field?: string,
   ) {
-    super(message);
+    super(code);
   }
 }
 
-const NO_ACCESS = new HttpError(
-  404,
-  ApiErrorCode.noAccess,
-  'No meeting was found for this link, or the link no longer works.',
-);
+const NO_ACCESS = new HttpError(ErrorCode.noAccess);
 
 function parse<T extends v.GenericSchema>(schema: T, body: unknown): v.InferOutput<T> {
   const r = v.safeParse(schema, body ?? {});
   if (!r.success) {
     const issue = r.issues[0];
-    const where = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-    throw new HttpError(400, ApiErrorCode.invalid, `${where ? `${where}: ` : ''}${issue.message}`);
+    const field = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+    throw new HttpError(ErrorCode.invalid, field || undefined);
   }
   return r.output;
 }
@@ -66,15 +72,14 @@ const creds = (req: Request): Credentials => ({ cookie: req.headers.cookie, auth
 export interface ApiDeps {
   store: Store;
   meetings: Meetings;
+  commands: Commands;
   config: Config;
   clock: Clock;
   log: Log;
-  /** Disconnect every connection of a participant at once (revocation, removal). */
-  disconnect: (participantId: string) => void;
 }
 
 export function apiRouter(deps: ApiDeps): express.Router {
-  const { store, meetings, config, clock } = deps;
+  const { store, meetings, commands, config, clock } = deps;
   const secure = config.publicUrl.startsWith('https:');
   const r = express.Router();
   r.use((_req, res, next) => {
@@ -90,41 +95,28 @@ export function apiRouter(deps: ApiDeps): express.Router {
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       handler: (_req, res) => {
-        res.status(429).json({
-          error: ApiErrorCode.rateLimited,
-          message: 'Too many attempts from here. Wait a minute and try again.',
-        } satisfies ApiError);
+        res.status(429).json({ error: ErrorCode.rateLimited } satisfies ApiError);
       },
     });
   const openLimit = limiter(LIMITS.opensPerMinute);
   const joinLimit = limiter(LIMITS.joinsPerMinute);
 
-  /** Add a person (by personal-link hash) to this browser's session, creating the cookie if needed. */
-  async function remember(req: Request, res: Response, memberHash: string): Promise<void> {
+  /**
+   * This browser's session (a new one when it has none). Its cookie is (re)sent only with a
+   * successful answer: `remember` after the command succeeded.
+   */
+  function session(req: Request): SessionRef & { token: string } {
     const token = sessionToken(req.headers.cookie) ?? randomId();
-    await store.addToSession(hashToken(token), memberHash);
-    res.setHeader('Set-Cookie', sessionCookie(token, secure));
+    return { hash: hashToken(token), token };
   }
-
-  function newParticipant(
-    meetingId: string,
-    input: { name: string; relation: string; aboutMe?: boolean },
-  ): { record: ParticipantRecord; token: string } {
-    const token = randomId();
-    return {
-      token,
-      record: {
-        id: randomId(),
-        meetingId,
-        tokenHash: hashToken(token),
-        name: input.name,
-        relation: input.relation,
-        aboutMe: input.aboutMe ?? false,
-        joinedAt: clock.now(),
-        revoked: false,
-      },
-    };
-  }
+  const remember = <T>(res: Response, s: { token: string }, answer: T): T => {
+    res.setHeader('Set-Cookie', sessionCookie(s.token, secure));
+    return answer;
+  };
+  const existingSession = (req: Request): SessionRef | null => {
+    const token = sessionToken(req.headers.cookie);
+    return token ? { hash: hashToken(token) } : null;
+  };
 
   /** The asker's participant record in this meeting, or the one 404. */
   async function me(req: Request): Promise<{ me: ParticipantRecord; meeting: MeetingRecord }> {
@@ -137,69 +129,56 @@ export function apiRouter(deps: ApiDeps): express.Router {
     return { me: p, meeting };
   }
 
-  const logAccess = (meetingId: string, participantId: string, action: AccessAction, note?: string) =>
-    store.logAccess({ meetingId, participantId, action, at: clock.now(), ...(note ? { note } : {}) });
+  /** A route from the shared table: its body parsed with the table's schema, its answer typed. */
+  function on<N extends RouteName>(
+    name: N,
+    ...handlers: [
+      ...express.RequestHandler[],
+      (req: Request, res: Response, body: unknown) => Promise<AnswerOf<N> | undefined>,
+    ]
+  ): void {
+    const { method, path, body } = ROUTES[name];
+    const last = handlers.pop() as (req: Request, res: Response, body: unknown) => Promise<AnswerOf<N> | undefined>;
+    const middle = handlers as express.RequestHandler[];
+    const handle = async (req: Request, res: Response) => {
+      const input: unknown = body ? parse(body, req.body) : undefined;
+      const answer = await last(req, res, input);
+      if (answer !== undefined && !res.headersSent) res.status(res.statusCode === 200 ? 200 : res.statusCode).json(answer);
+    };
+    if (method === 'GET') r.get(path, ...middle, handle);
+    else if (method === 'POST') r.post(path, ...middle, handle);
+    else r.patch(path, ...middle, handle);
+  }
 
   r.get('/health', (_req, res) => {
     res.json({ ok: true, meetingsLoaded: meetings.size, damaged: meetings.damaged() });
   });
 
-  r.post('/meetings', openLimit, async (req, res) => {
-    const input = parse(OpenMeetingSchema, req.body);
-    const now = clock.now();
-    const meetingId = randomId();
-    const joinToken = randomId();
-    const networkId = randomId();
-    const { record, token } = newParticipant(meetingId, input);
-    await store.createMeeting(
-      { id: networkId, name: '', firstContactAt: Math.min(input.firstContactAt ?? now, now) },
-      {
-        id: meetingId,
-        networkId,
-        previous: null,
-        openedAt: now,
-        joinHash: hashToken(joinToken),
-        status: 'open',
-        locked: false,
-        facilitators: [record.id],
-      },
-      [record],
-    );
-    await remember(req, res, record.tokenHash);
-    res.status(201).json({ meetingId, participantId: record.id, personalToken: token, joinToken } satisfies Admission);
+  on('openMeeting', openLimit, async (req, res, body) => {
+    const input = body as v.InferOutput<typeof ROUTES.openMeeting.body>;
+    const s = session(req);
+    const admission = await commands.openMeeting(input, s);
+    res.status(201);
+    return remember(res, s, admission);
   });
 
-  r.post('/meetings/:id/join', joinLimit, async (req, res) => {
+  on('join', joinLimit, async (req, res, body) => {
     const meetingId = String(req.params.id);
-    const input = parse(JoinSchema, req.body);
-    const meeting = isId(meetingId) ? await store.meeting(meetingId) : undefined;
-    if (!meeting || meeting.erased || !sameHash(meeting.joinHash, hashToken(input.joinToken))) throw NO_ACCESS;
-    if (meeting.status !== 'open') throw new HttpError(409, ApiErrorCode.locked, 'This meeting has ended.');
-    if (meeting.locked)
-      throw new HttpError(409, ApiErrorCode.locked, 'This meeting is closed to new people. Ask someone in it.');
-    const { record, token } = newParticipant(meetingId, input);
-    // Both writes share one write of db.json. A meeting not in memory learns of its new
-    // participant when it next loads; joining alone does not load it.
-    await Promise.all([store.addParticipant(record), remember(req, res, record.tokenHash)]);
-    meetings.peek(meetingId)?.setPerson(record);
-    res.status(201).json({
-      meetingId,
-      participantId: record.id,
-      personalToken: token,
-      joinToken: input.joinToken,
-    } satisfies Admission);
+    if (!isId(meetingId)) throw NO_ACCESS;
+    const input = body as v.InferOutput<typeof ROUTES.join.body>;
+    const s = session(req);
+    const admission = await commands.join(meetingId, input, s);
+    res.status(201);
+    return remember(res, s, admission);
   });
 
-  r.post('/session', joinLimit, async (req, res) => {
-    const { token } = parse(SessionSchema, req.body);
-    const records = (await store.participantsByTokenHash(hashToken(token))).filter((p) => !p.revoked);
-    const latest = records.sort((a, b) => b.joinedAt - a.joinedAt)[0];
-    if (!latest) throw NO_ACCESS;
-    await remember(req, res, latest.tokenHash);
-    res.json({ meetingId: latest.meetingId, participantId: latest.id });
+  on('session', joinLimit, async (req, res, body) => {
+    const { token } = body as v.InferOutput<typeof ROUTES.session.body>;
+    const s = session(req);
+    return remember(res, s, await commands.exchangeLink(token, s));
   });
 
-  r.get('/me', async (req, res) => {
+  on('me', async (req) => {
     const list: MyMeeting[] = [];
     for (const p of await participantsOf(store, creds(req))) {
       const m = await store.meeting(p.meetingId);
@@ -215,121 +194,64 @@ export function apiRouter(deps: ApiDeps): express.Router {
       });
     }
     list.sort((a, b) => b.openedAt - a.openedAt);
-    res.json({ meetings: list });
+    return { meetings: list };
   });
 
   /** The one person asking, among those the credentials stand for (a shared device holds several). */
-  async function person(req: Request): Promise<ParticipantRecord[]> {
-    const { participantId } = parse(PersonSchema, req.body);
+  async function person(req: Request, body: unknown): Promise<ParticipantRecord[]> {
+    const { participantId } = body as v.InferOutput<typeof ROUTES.revoke.body>;
     const mine = await participantsOf(store, creds(req));
     const hashes = new Set(mine.map((p) => p.tokenHash));
     let hash: string | undefined;
     if (participantId) hash = mine.find((p) => p.id === participantId)?.tokenHash;
     else if (hashes.size === 1) hash = [...hashes][0];
-    else if (hashes.size > 1) {
-      throw new HttpError(
-        400,
-        ApiErrorCode.invalid,
-        'This device holds several people: say which one (participantId).',
-      );
-    }
+    else if (hashes.size > 1) throw new HttpError(ErrorCode.whichPerson, 'participantId');
     if (!hash) throw NO_ACCESS;
     return mine.filter((p) => p.tokenHash === hash);
   }
 
   /** Revoke my personal link (a lost phone): a new one is issued; the old one stops working at once. */
-  r.post('/me/revoke', async (req, res) => {
-    const records = await person(req);
-    const old = records[0]!.tokenHash;
-    const token = randomId();
-    const hash = hashToken(token);
-    for (const p of records) {
-      await store.updateParticipant(p.id, { tokenHash: hash });
-      await logAccess(p.meetingId, p.id, 'revoked-link');
-      deps.disconnect(p.id);
-    }
-    const session = sessionToken(req.headers.cookie);
-    if (session) await store.removeFromSession(hashToken(session), old);
-    await remember(req, res, hash);
-    res.json({ personalToken: token } satisfies Revoked);
+  on('revoke', async (req, res, body) => {
+    const records = await person(req, body);
+    const s = session(req);
+    return remember(res, s, await commands.revokeLink(records, s));
   });
 
-  /** Take a person off this browser ("remove this meeting from this device"). Their link still works. */
-  r.post('/me/forget', async (req, res) => {
-    const records = await person(req);
-    const session = sessionToken(req.headers.cookie);
-    if (session) await store.removeFromSession(hashToken(session), records[0]!.tokenHash);
-    res.json({ ok: true });
+  on('forget', async (req, _res, body) => {
+    await commands.forget(await person(req, body), existingSession(req));
+    return { ok: true as const };
   });
 
-  r.get('/service', (_req, res) => {
-    res.json({
-      protocol: PROTOCOL_VERSION,
-      recordBasis: config.recordBasis,
-      keepReason: config.keepReason,
-    } satisfies ServiceInfo);
-  });
+  on('service', async () => ({
+    protocol: PROTOCOL_VERSION,
+    recordBasis: config.recordBasis,
+    keepReason: config.keepReason,
+  } satisfies ServiceInfo));
 
-  r.patch('/meetings/:id/me', async (req, res) => {
-    const input = parse(ProfileSchema, req.body);
+  on('profile', async (req, _res, body) => {
     const { me: p } = await me(req);
-    const patch = Object.fromEntries(Object.entries(input).filter(([, val]) => val !== undefined));
-    await store.updateParticipant(p.id, patch);
-    meetings.peek(p.meetingId)?.setPerson({ ...p, ...patch });
-    res.json({ ok: true });
+    await commands.updateProfile(p, body as v.InferOutput<typeof ROUTES.profile.body>);
+    return { ok: true as const };
   });
 
-  r.patch('/meetings/:id/network', async (req, res) => {
-    const input = parse(NetworkSchema, req.body);
-    const { me: p, meeting } = await me(req);
-    if (input.firstContactAt !== undefined && !meeting.facilitators.includes(p.id)) {
-      throw new HttpError(403, 'not-facilitator', 'Only a facilitator can change the first-contact time.');
-    }
-    const patch = Object.fromEntries(Object.entries(input).filter(([, val]) => val !== undefined));
-    await store.updateNetwork(meeting.networkId, patch);
-    for (const m of await store.meetingsOfNetwork(meeting.networkId)) await meetings.refreshContext(m.id);
-    res.json({ ok: true });
+  on('network', async (req, _res, body) => {
+    const { me: p } = await me(req);
+    await commands.updateNetwork(p, body as v.InferOutput<typeof ROUTES.network.body>);
+    return { ok: true as const };
   });
 
-  /** A facilitator opens the network's next meeting; everyone (not removed, not erased) comes along. */
-  r.post('/meetings/:id/next', openLimit, async (req, res) => {
-    const { me: p, meeting } = await me(req);
-    if (!meeting.facilitators.includes(p.id)) {
-      throw new HttpError(403, 'not-facilitator', 'Only a facilitator can open the next meeting.');
-    }
-    const series = await store.meetingsOfNetwork(meeting.networkId);
-    const last = series[series.length - 1]!;
-    if (last.id !== meeting.id) throw new HttpError(409, ApiErrorCode.invalid, 'The next meeting is already open.');
-    const now = clock.now();
-    const meetingId = randomId();
-    const joinToken = randomId();
-    const people = (await store.participants(meeting.id))
-      .filter((x) => !x.removed && !x.erased)
-      .map((x) => ({ ...x, id: randomId(), meetingId, joinedAt: now, revoked: x.revoked }));
-    const facilitator = people.find((x) => x.tokenHash === p.tokenHash)!;
-    await store.createMeeting(
-      null,
-      {
-        id: meetingId,
-        networkId: meeting.networkId,
-        previous: meeting.id,
-        openedAt: now,
-        joinHash: hashToken(joinToken),
-        status: 'open',
-        locked: false,
-        facilitators: [facilitator.id],
-      },
-      people,
-    );
-    await meetings.refreshContext(meeting.id);
-    res.status(201).json({ meetingId, joinToken } satisfies NextMeetingOpened);
+  on('next', openLimit, async (req, res) => {
+    const { me: p } = await me(req);
+    const opened = await commands.openNext(p);
+    res.status(201);
+    return opened;
   });
 
   r.get('/meetings/:id/export.json', async (req, res) => {
     const { me: p, meeting } = await me(req);
     const m = await meetings.get(meeting.id);
     if (!m) throw NO_ACCESS;
-    await logAccess(meeting.id, p.id, 'exported-json');
+    await commands.logAccess(p, 'exported-json');
     res.attachment(`meeting-${meeting.id}.json`).json(exportJson(meeting.id, m.snapshot(), clock.now()));
   });
 
@@ -337,7 +259,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const { me: p, meeting } = await me(req);
     const m = await meetings.get(meeting.id);
     if (!m) throw NO_ACCESS;
-    await logAccess(meeting.id, p.id, 'exported-markdown');
+    await commands.logAccess(p, 'exported-markdown');
     const tz = typeof req.query.tz === 'string' && /^[A-Za-z_/+-]{1,40}$/.test(req.query.tz) ? req.query.tz : 'UTC';
     let text: string;
     try {
@@ -353,12 +275,12 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const m = await meetings.get(meeting.id);
     const ended = m?.snapshot().events.findLast((e) => e.t === 'ended');
     const ics = ended?.t === 'ended' && ended.next ? nextMeetingIcs(ended.next, config.publicUrl) : null;
-    if (!ics) throw new HttpError(404, ApiErrorCode.notFound, 'No date has been agreed for the next meeting.');
-    await logAccess(meeting.id, p.id, 'exported-calendar');
+    if (!ics) throw new HttpError(ErrorCode.notFound);
+    await commands.logAccess(p, 'exported-calendar');
     res.attachment('next-meeting.ics').type('text/calendar; charset=utf-8').send(ics);
   });
 
-  r.get('/meetings/:id/access', async (req, res) => {
+  on('access', async (req) => {
     const { meeting } = await me(req);
     const log: AccessLogEntry[] = (await store.accessLog(meeting.id)).map((e) => ({
       participantId: e.participantId,
@@ -366,63 +288,35 @@ export function apiRouter(deps: ApiDeps): express.Router {
       at: e.at,
       ...(e.note ? { note: e.note } : {}),
     }));
-    res.json({ log });
+    return { log };
   });
 
-  r.post('/meetings/:id/erasure', async (req, res) => {
-    const { scope } = parse(ErasureSchema, req.body);
-    const { me: p, meeting } = await me(req);
-    if (scope === 'record' && !p.aboutMe) {
-      throw new HttpError(
-        403,
-        'not-about-you',
-        'Only the person this meeting is about can ask to erase the whole record. You can erase your own words.',
-      );
-    }
-    await logAccess(meeting.id, p.id, 'erasure-requested', scope);
-    if (config.recordBasis === 'care-record') {
-      await logAccess(meeting.id, p.id, 'erasure-refused', scope);
-      res.json({ erased: false, reason: config.keepReason } satisfies ErasureResult);
-      return;
-    }
-    if (scope === 'mine') {
-      const m = await meetings.get(meeting.id);
-      await store.updateParticipant(p.id, { name: '', relation: '', erased: true });
-      await m?.eraseVoice(p.id);
-      await logAccess(meeting.id, p.id, 'erased-own-words');
-    } else {
-      for (const x of await store.participants(meeting.id)) {
-        await store.updateParticipant(x.id, { name: '', relation: '', erased: true });
-      }
-      await store.updateMeeting(meeting.id, { erased: true, status: 'ended' });
-      await meetings.eraseRecord(meeting.id);
-      await logAccess(meeting.id, p.id, 'erased-record');
-    }
-    res.json({ erased: true } satisfies ErasureResult);
+  on('erasure', async (req, _res, body) => {
+    const { scope } = body as v.InferOutput<typeof ROUTES.erasure.body>;
+    const { me: p } = await me(req);
+    return commands.erase(p, scope);
   });
 
-  r.use((_req, _res, next) => next(new HttpError(404, ApiErrorCode.notFound, 'There is nothing here.')));
+  r.use((_req, _res, next) => next(new HttpError(ErrorCode.notFound)));
   r.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) {
-      res.status(err.status).json({ error: err.code, message: err.message } satisfies ApiError);
+    if (err instanceof HttpError || err instanceof CommandError) {
+      const code = (err.code in STATUS ? err.code : ErrorCode.internal) as ApiErrorCodeValue;
+      res.status(STATUS[code]).json({ error: code, ...(err.field ? { field: err.field } : {}) } satisfies ApiError);
       return;
     }
     const e = err as { type?: string; status?: number };
     if (e.type === 'entity.too.large') {
-      res.status(413).json({ error: ApiErrorCode.tooLarge, message: 'The request is too large.' } satisfies ApiError);
+      res.status(413).json({ error: ErrorCode.tooLarge } satisfies ApiError);
       return;
     }
     if (e.type === 'entity.parse.failed' || e.status === 400) {
-      res
-        .status(400)
-        .json({ error: ApiErrorCode.invalid, message: 'The request body is not valid JSON.' } satisfies ApiError);
+      res.status(400).json({ error: ErrorCode.invalid } satisfies ApiError);
       return;
     }
     deps.log.error({ err: (err as Error).message }, 'request failed');
-    res.status(500).json({
-      error: ApiErrorCode.internal,
-      message: 'Something went wrong on the server. Nothing you wrote was lost.',
-    } satisfies ApiError);
+    res.status(500).json({ error: ErrorCode.internal } satisfies ApiError);
   });
   return r;
 }
+
+export type { Code };

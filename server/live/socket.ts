@@ -9,21 +9,28 @@ import { isId } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
 import {
   ConnectError,
+  ControlError,
+  Refusal,
+  type CloseReasonCode,
+  type ConnectErrorCode,
+  type RefusalCode,
+} from '../../shared/errors.js';
+import {
   HandshakeSchema,
   PROTOCOL_VERSION,
-  Refusal,
+  type AckResult,
   type ClientToServerEvents,
-  type ConnectErrorCode,
   type ServerToClientEvents,
 } from '../../shared/protocol.js';
 import { fromBase64, toBase64 } from '../../shared/wire.js';
 import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
-import { controlHandlers, runControl } from './control.js';
+import type { Commands } from '../commands/commands.js';
+import { controlHandlers, isControlEvent, runControl } from './control.js';
 import type { MeetingPort } from '../meetings/meeting.js';
 import type { Meetings } from '../meetings/registry.js';
-import { DamagedError, type Store } from '../store/types.js';
+import { DamagedError, type ParticipantRecord, type Store } from '../store/types.js';
 
 export interface SocketData {
   meetingId: string;
@@ -61,14 +68,22 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
     erased(doc) {
       io.to(room).emit('erased', doc);
     },
-    closeAll() {
+    closeAll(reason) {
+      io.to(room).emit('closing', reason);
       io.in(room).disconnectSockets(true);
     },
   };
 }
 
-function connectError(code: ConnectErrorCode, message: string): Error {
-  return Object.assign(new Error(message), { data: { code } });
+/** A refused handshake: `connect_error` whose `data.code` says why (the page owns the sentence). */
+function connectError(code: ConnectErrorCode): Error {
+  return Object.assign(new Error(code), { data: { code } });
+}
+
+/** Tell every connection of a participant why, then disconnect them (the buffered packet goes first). */
+export function disconnectParticipant(io: LiveServer, participantId: string, reason: CloseReasonCode): void {
+  io.to(participantRoom(participantId)).emit('closing', reason);
+  io.in(participantRoom(participantId)).disconnectSockets(true);
 }
 
 /** Same origin as the page that served it, or the configured public URL. Scripts send no Origin. */
@@ -101,51 +116,46 @@ class Bucket {
 
 export function attachLive(
   io: LiveServer,
-  deps: { store: Store; meetings: Meetings; config: Config; log: Log; clock: Clock },
+  deps: { store: Store; meetings: Meetings; commands: Commands; config: Config; log: Log; clock: Clock },
 ): void {
-  const { store, meetings, config, log } = deps;
-  const disconnect = (participantId: string) => io.in(participantRoom(participantId)).disconnectSockets(true);
+  const { store, meetings, commands, config, log } = deps;
+  const handlers = controlHandlers(commands);
 
   io.use(async (socket, next) => {
     try {
       const hs = socket.handshake;
       if (!originAllowed(hs.headers.origin, hs.headers.host, config.publicUrl)) {
-        return next(connectError(ConnectError.origin, 'This page is not served by this Polyphony server.'));
+        return next(connectError(ConnectError.badOrigin));
       }
       const parsed = v.safeParse(HandshakeSchema, hs.auth);
       if (!parsed.success) {
         const proto = (hs.auth as { protocol?: unknown } | undefined)?.protocol;
-        if (proto !== undefined && proto !== PROTOCOL_VERSION) {
-          return next(connectError(ConnectError.protocol, `This server speaks protocol ${PROTOCOL_VERSION}.`));
-        }
-        return next(connectError(ConnectError.invalid, 'The connection request is not valid.'));
+        if (proto !== undefined && proto !== PROTOCOL_VERSION) return next(connectError(ConnectError.protocolVersion));
+        return next(connectError(ConnectError.invalid));
       }
       const auth = parsed.output;
-      if (auth.protocol !== PROTOCOL_VERSION) {
-        return next(connectError(ConnectError.protocol, `This server speaks protocol ${PROTOCOL_VERSION}.`));
-      }
+      if (auth.protocol !== PROTOCOL_VERSION) return next(connectError(ConnectError.protocolVersion));
       const participant = await participantIn(
         store,
         auth.meetingId,
         { token: auth.token, cookie: hs.headers.cookie },
         auth.participantId,
       );
-      const meeting = participant ? await meetings.get(auth.meetingId) : undefined;
-      if (!participant || !meeting) {
-        return next(
-          connectError(ConnectError.noAccess, 'No meeting was found for this link, or the link no longer works.'),
-        );
+      if (!participant) return next(connectError(ConnectError.noAccess));
+      const row = await store.meeting(auth.meetingId);
+      if (!row || row.erased) return next(connectError(row?.erased ? ConnectError.erased : ConnectError.noAccess));
+      const meeting = await meetings.get(auth.meetingId);
+      // Loading may have caught the rows up with the meeting document (a removal a crash left
+      // half-written): ask again.
+      const fresh = meeting ? await store.participant(participant.id) : undefined;
+      if (!meeting || !fresh || fresh.revoked || fresh.tokenHash !== participant.tokenHash) {
+        return next(connectError(ConnectError.noAccess));
       }
       socket.data = { meetingId: auth.meetingId, participantId: participant.id };
       next();
     } catch (e) {
-      if (e instanceof DamagedError) {
-        return next(
-          connectError(ConnectError.unavailable, 'This meeting cannot be opened right now. Its record is kept safe.'),
-        );
-      }
-      log.error({ err: (e as Error).message }, 'handshake failed');
-      next(connectError(ConnectError.unavailable, 'The server could not open this meeting. Try again shortly.'));
+      if (!(e instanceof DamagedError)) log.error({ err: (e as Error).message }, 'handshake failed');
+      next(connectError(ConnectError.unavailable));
     }
   });
 
@@ -163,11 +173,12 @@ export function attachLive(
     const sv = meeting.durableStateVector(participantId);
     if (sv) socket.emit('saved', participantId, toBase64(sv));
     if (meeting.storageFailing) socket.emit('storage', 'failing');
-    if (meeting.record.status === 'ended' && meeting.firstOpening(participantId)) {
+    if (meeting.status === 'ended' && meeting.firstOpening(participantId)) {
       // Reading a record afterwards is logged for the network to see (once per half hour, not
       // on every reconnection).
       void store
-        .logAccess({ meetingId, participantId, action: 'opened-record', at: deps.clock.now() })
+        .participant(participantId)
+        .then((p) => (p ? commands.logAccess(p, 'opened-record') : undefined))
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
     }
 
@@ -175,34 +186,38 @@ export function attachLive(
     const maxChars = Math.ceil((LIMITS.messageBytes * 4) / 3) + 4;
     socket.on('y', (doc: unknown, message: unknown) => {
       const docId = typeof doc === 'string' ? doc : '';
-      const refuse = (code: (typeof Refusal)[keyof typeof Refusal], text: string) =>
-        socket.emit('refused', { doc: docId.slice(0, 40), code, message: text });
-      if (!bucket.take()) return refuse(Refusal.rateLimited, 'Too many messages at once. Slow down a little.');
+      const refuse = (code: RefusalCode) => socket.emit('refused', { doc: docId.slice(0, 40), code });
+      if (!bucket.take()) return refuse(Refusal.rateLimited);
       if (typeof doc !== 'string' || typeof message !== 'string' || (doc !== 'meeting' && !isId(doc))) {
-        return refuse(Refusal.invalid, 'A message needs a document id and a base64 text.');
+        return refuse(Refusal.invalid);
       }
-      if (message.length > maxChars) return refuse(Refusal.tooLarge, 'The message is too large.');
+      if (message.length > maxChars) return refuse(Refusal.tooLarge);
       try {
         const result = meeting.receive(socket.id, participantId, doc, fromBase64(message));
-        if (!result.ok) return refuse(result.problem.code, result.problem.message);
+        if (!result.ok) return refuse(result.problem.code);
         if (result.reply) socket.emit('y', doc, toBase64(result.reply));
       } catch (e) {
         log.error({ meeting: meetingId, err: (e as Error).message }, 'message handling failed');
-        refuse(Refusal.malformed, 'The message could not be handled.');
+        refuse(Refusal.malformed);
       }
     });
 
-    // Control requests are rare: one listener for all of them, handlers made per request
-    // (a listener per event per connection would cost memory on every idle connection).
+    // Control requests are rare: one listener for all of them (a listener per event per
+    // connection would cost memory on every idle connection).
     socket.onAny((event: unknown, input: unknown, ack: unknown) => {
-      if (event === 'y' || typeof event !== 'string' || typeof ack !== 'function') return;
-      const reply = ack as (r: unknown) => void;
-      const handlers = controlHandlers(meeting, participantId, { store, clock: deps.clock, log, disconnect });
-      const handler = Object.hasOwn(handlers, event) ? handlers[event] : undefined;
-      if (!handler) return reply({ ok: false, error: 'invalid', message: 'There is no such request.' });
-      if (!bucket.take())
-        return reply({ ok: false, error: 'invalid', message: 'Too many requests at once. Slow down a little.' });
-      void runControl(handler, input, log).then(reply);
+      if (event === 'y' || typeof ack !== 'function') return;
+      const reply = ack as (r: AckResult) => void;
+      if (!isControlEvent(handlers, event)) return reply({ ok: false, error: ControlError.invalid });
+      if (!bucket.take()) return reply({ ok: false, error: ControlError.rateLimited });
+      void store
+        .participant(participantId)
+        .then((actor) =>
+          actor && !actor.revoked
+            ? runControl(handlers[event] as (a: ParticipantRecord, i: unknown) => Promise<object | void>, actor, input, log)
+            : ({ ok: false, error: ControlError.notFound } satisfies AckResult),
+        )
+        .catch((): AckResult => ({ ok: false, error: ControlError.internal }))
+        .then(reply);
     });
 
     socket.on('disconnect', () => {

@@ -12,6 +12,7 @@ import * as Y from 'yjs';
 import { MEETING_DOC } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
 import { Refusal, type StorageStatus } from '../../shared/protocol.js';
+import type { CloseReasonCode } from '../../shared/errors.js';
 import {
   MEETING_EVENTS,
   MEETING_ORDER,
@@ -25,7 +26,7 @@ import {
   type Phase,
   type VoiceEntry,
 } from '../../shared/record.js';
-import { randomId } from '../../shared/ids.js';
+import { randomId, refOf } from '../../shared/ids.js';
 import {
   awarenessMessage,
   decodeAwareness,
@@ -58,8 +59,8 @@ export interface MeetingPort {
   saved(participantId: string, doc: string, stateVector: Uint8Array): void;
   storage(status: StorageStatus): void;
   erased(doc: string): void;
-  /** Disconnect every connection of the meeting. */
-  closeAll(): void;
+  /** Tell every connection of the meeting why, then disconnect it. */
+  closeAll(reason: CloseReasonCode): void;
 }
 
 export type Received = { ok: true; reply?: Uint8Array } | { ok: false; problem: Problem };
@@ -97,7 +98,6 @@ export class Meeting {
 
   private constructor(
     readonly id: string,
-    readonly record: MeetingRecord,
     readonly store: Store,
     readonly port: MeetingPort,
     readonly clock: Clock,
@@ -111,7 +111,7 @@ export class Meeting {
     context: MeetingContext,
     deps: { store: Store; port: MeetingPort; clock: Clock; log: Log; flushWindowMs: number },
   ): Promise<Meeting> {
-    const m = new Meeting(record.id, record, deps.store, deps.port, deps.clock, deps.log, deps.flushWindowMs);
+    const m = new Meeting(record.id, deps.store, deps.port, deps.clock, deps.log, deps.flushWindowMs);
     const updates = await deps.store.loadUpdates(record.id);
     const byDoc = new Map<string, Uint8Array[]>();
     for (const u of updates) {
@@ -124,12 +124,11 @@ export class Meeting {
       if (!target) continue;
       Y.applyUpdate(target, list.length === 1 ? list[0]! : Y.mergeUpdates(list), STORE);
     }
+    // An erased voice may still hold words a scribe wrote for someone else that they confirmed
+    // or corrected (those are theirs, SPEC 16): it stays, closed to writes.
     for (const p of participants) {
-      if (p.erased) {
-        m.#voices.get(p.id)?.destroy();
-        m.#voices.delete(p.id);
-        m.#erased.add(p.id);
-      } else m.#voice(p.id, true);
+      m.#voice(p.id, true);
+      if (p.erased) m.#erased.add(p.id);
     }
     for (const [id, doc] of m.#voices) {
       m.#docBytes.set(id, Y.encodeStateAsUpdate(doc).length);
@@ -137,7 +136,7 @@ export class Meeting {
     }
     m.#wire(m.meetingDoc, MEETING_DOC);
     for (const [id, doc] of m.#voices) m.#wire(doc, id);
-    m.#reconcile(participants);
+    m.#reconcile(record, participants);
     m.setContext(context);
     if (updates.length > COMPACT_AFTER) await m.#compact();
     for (const [id, doc] of [[MEETING_DOC, m.meetingDoc] as const, ...m.#voices]) {
@@ -187,28 +186,47 @@ export class Meeting {
     this.#voice(p.id, true);
     const person: Person = { name: p.name, relation: p.relation, aboutMe: p.aboutMe, joinedAt: p.joinedAt };
     if (p.addedBy) person.addedBy = p.addedBy;
-    if (p.revoked && p.removed) person.removed = true;
+    if (p.removed) person.removed = true;
     if (p.erased) Object.assign(person, { name: '', relation: '', erased: true });
     const current = this.people.get(p.id);
     if (current && JSON.stringify(current) === JSON.stringify(person)) return;
     this.meetingDoc.transact(() => this.people.set(p.id, person), SERVER);
   }
 
-  #reconcile(participants: readonly ParticipantRecord[]): void {
+  /**
+   * After loading: the meeting document is the truth for the meeting's state and for how people
+   * describe themselves (commands write it first, then the store's rows; the commands layer brings
+   * rows that a crash left behind up to date, see commands/reconcile.ts). What only the rows can
+   * know comes from them: a new meeting's first state, people whose join reached the rows but not
+   * the document, and erasure (written to the rows first).
+   */
+  #reconcile(record: MeetingRecord, participants: readonly ParticipantRecord[]): void {
     const state = this.meetingDoc.getMap<unknown>(MEETING_STATE);
-    this.meetingDoc.transact(() => {
-      const want: Pick<MeetingState, 'openedAt' | 'status' | 'locked'> = {
-        openedAt: this.record.openedAt,
-        status: this.record.status,
-        locked: this.record.locked,
-      };
-      for (const [k, val] of Object.entries(want)) if (state.get(k) !== val) state.set(k, val);
-      if (JSON.stringify(state.get('facilitators')) !== JSON.stringify(this.record.facilitators)) {
-        state.set('facilitators', [...this.record.facilitators]);
+    if (!state.has('status')) {
+      this.meetingDoc.transact(() => {
+        state.set('openedAt', record.openedAt);
+        state.set('status', record.status);
+        state.set('locked', record.locked);
+        state.set('facilitators', [...record.facilitators]);
+        state.set('phase', 'open' satisfies Phase);
+      }, SERVER);
+    }
+    const events = this.meetingDoc.getArray<MeetingEvent>(MEETING_EVENTS);
+    const added = new Set(events.toArray().flatMap((e) => (e.t === 'person-added' ? [e.who] : [])));
+    const about = new Set(events.toArray().flatMap((e) => (e.t === 'about' ? [e.who] : [])));
+    for (const p of participants) {
+      const known = this.people.get(p.id);
+      if (!known) {
+        this.setPerson(p);
+        if (p.addedBy && !added.has(p.id)) this.#event(p.addedBy, { t: 'person-added', who: p.id });
+        if (p.aboutMe && !about.has(p.id)) this.#event(p.id, { t: 'about', who: p.id, aboutMe: true });
+      } else if (p.erased && !known.erased) {
+        this.meetingDoc.transact(
+          () => this.people.set(p.id, { ...known, name: '', relation: '', erased: true }),
+          SERVER,
+        );
       }
-      if (!state.has('phase')) state.set('phase', 'open' satisfies Phase);
-    }, SERVER);
-    for (const p of participants) this.setPerson(p);
+    }
     // Entries that reached the store without their order mark (a crash between the two) get one now.
     const marked = new Set(this.order.toArray().map((mk) => `${mk.v}/${mk.id}`));
     const missing: OrderMark[] = [];
@@ -243,27 +261,48 @@ export class Meeting {
     };
   }
 
-  get phase(): Phase {
-    return (this.meetingDoc.getMap<unknown>(MEETING_STATE).get('phase') as Phase | undefined) ?? 'open';
+  get #state(): Y.Map<unknown> {
+    return this.meetingDoc.getMap<unknown>(MEETING_STATE);
   }
 
-  /** Change the meeting's state and record what happened, in one update everyone receives. */
+  get phase(): Phase {
+    return (this.#state.get('phase') as Phase | undefined) ?? 'open';
+  }
+
+  get status(): MeetingState['status'] {
+    return this.#state.get('status') === 'ended' ? 'ended' : 'open';
+  }
+
+  get locked(): boolean {
+    return this.#state.get('locked') === true;
+  }
+
+  get facilitators(): readonly string[] {
+    return (this.#state.get('facilitators') as string[] | undefined) ?? [];
+  }
+
+  get erasureRequest(): MeetingState['erasure'] {
+    return (this.#state.get('erasure') as MeetingState['erasure']) ?? null;
+  }
+
+  /**
+   * Change the meeting's state and record what happened, in one update everyone receives. Only
+   * the commands layer calls this; it then awaits `flushed()` before acknowledging.
+   */
   act(
     by: string,
     event: DistributiveOmit<MeetingEvent, 'id' | 'at' | 'seq' | 'by'> | null,
-    patch: Partial<Pick<MeetingState, 'status' | 'locked' | 'facilitators' | 'phase'>> = {},
+    patch: Partial<Pick<MeetingState, 'status' | 'locked' | 'facilitators' | 'phase' | 'erasure'>> = {},
   ): void {
-    if (patch.status !== undefined) this.record.status = patch.status;
-    if (patch.locked !== undefined) this.record.locked = patch.locked;
-    if (patch.facilitators !== undefined) this.record.facilitators = [...patch.facilitators];
-    const state = this.meetingDoc.getMap<unknown>(MEETING_STATE);
     this.meetingDoc.transact(() => {
-      for (const [k, val] of Object.entries(patch)) state.set(k, val);
-      if (event) {
-        const full = { ...event, id: randomId(), at: this.clock.now(), seq: this.order.length, by } as MeetingEvent;
-        this.meetingDoc.getArray<MeetingEvent>(MEETING_EVENTS).push([full]);
-      }
+      for (const [k, val] of Object.entries(patch)) this.#state.set(k, val);
+      if (event) this.#event(by, event);
     }, SERVER);
+  }
+
+  #event(by: string, event: DistributiveOmit<MeetingEvent, 'id' | 'at' | 'seq' | 'by'>): void {
+    const full = { ...event, id: randomId(), at: this.clock.now(), seq: this.order.length, by } as MeetingEvent;
+    this.meetingDoc.transact(() => this.meetingDoc.getArray<MeetingEvent>(MEETING_EVENTS).push([full]), SERVER);
   }
 
   /** Mark a person removed (their words stay) or otherwise change what everyone sees of them. */
@@ -371,7 +410,7 @@ export class Meeting {
             'You can only write your own words. This document belongs to someone else.',
           );
         }
-        if (this.record.status !== 'open')
+        if (this.status !== 'open')
           return refuse(Refusal.meetingEnded, 'This meeting has ended; its record can no longer change.');
         if (this.#erased.has(docId))
           return refuse(Refusal.erased, 'Your words in this meeting were erased at your request.');
@@ -542,48 +581,70 @@ export class Meeting {
   }
 
   /**
-   * Erase one voice: its document leaves memory, its name leaves the meeting document, and the
-   * meeting's log is rewritten without either (old bytes are not kept anywhere by Polyphony).
+   * Erase one person's words (SPEC 16): the only deletions ever made in a voice, by the server, on
+   * that person's request. Deleted: every entry of their own voice — except words they wrote down
+   * for someone else that that person has since confirmed or corrected, which are that person's
+   * (SPEC 11) — and, in every other voice, the words and positions written down for them. Their
+   * name leaves the meeting document, and the meeting's log is rewritten without any of it.
    */
   async eraseVoice(participantId: string): Promise<void> {
     await this.flushed();
-    const doc = this.#voices.get(participantId);
-    this.#voices.delete(participantId);
-    this.#docBytes.delete(participantId);
-    this.#durable.delete(participantId);
     this.#erased.add(participantId);
-    doc?.destroy();
     const person = this.people.get(participantId);
-    if (person) {
+    if (person && !person.erased) {
       this.meetingDoc.transact(
         () => this.people.set(participantId, { ...person, name: '', relation: '', erased: true }),
         SERVER,
       );
     }
-    this.port.erased(participantId);
-    // Their words written down by a scribe live in the scribe's voice: the server deletes those
-    // entries (the one deletion ever made in a voice, on the speaker's request), and every
-    // amendment of them, and every position recorded for them.
-    for (const [owner, voice] of this.#voices) {
-      const log = voice.getArray<VoiceEntry>(VOICE_LOG);
-      const entries = log.toArray();
-      const theirs = new Set(entries.filter((e) => e.t === 'say' && e.for === participantId).map((e) => e.id));
-      const doomed: number[] = [];
-      entries.forEach((e, i) => {
-        const forThem =
+    // Refs of entries a scribe wrote for X that X confirmed or corrected from X's own voice.
+    const owned = new Set<string>();
+    const entriesOf = new Map<string, VoiceEntry[]>();
+    for (const [voice, doc] of this.#voices) {
+      const entries = doc.getArray<VoiceEntry>(VOICE_LOG).toArray();
+      entriesOf.set(voice, entries);
+      for (const e of entries) if (e.t === 'confirm' || e.t === 'correct') owned.add(`${voice}>${e.of}`);
+    }
+    const confirmedBySpeaker = (voice: string, e: VoiceEntry): boolean =>
+      (e.t === 'say' || e.t === 'position') &&
+      e.for !== undefined &&
+      e.for !== participantId &&
+      owned.has(`${e.for}>${refOf(voice, e.id)}`);
+    for (const [voice, doc] of this.#voices) {
+      const entries = entriesOf.get(voice)!;
+      let doomed: (e: VoiceEntry) => boolean;
+      if (voice === participantId) {
+        const kept = new Set(entries.filter((e) => confirmedBySpeaker(voice, e)).map((e) => e.id));
+        doomed = (e) => !kept.has(e.id);
+      } else {
+        const theirs = new Set(entries.filter((e) => e.t === 'say' && e.for === participantId).map((e) => e.id));
+        doomed = (e) =>
           (e.t === 'say' && theirs.has(e.id)) ||
           ((e.t === 'amend' || e.t === 'withdraw') && theirs.has(e.of)) ||
           (e.t === 'position' && e.for === participantId);
-        if (forThem) doomed.push(i);
-      });
-      if (doomed.length === 0) continue;
-      voice.transact(() => {
-        for (const i of doomed.reverse()) log.delete(i, 1);
+      }
+      const indexes = entries.flatMap((e, i) => (doomed(e) ? [i] : []));
+      if (indexes.length === 0) continue;
+      const log = doc.getArray<VoiceEntry>(VOICE_LOG);
+      doc.transact(() => {
+        for (const i of indexes.reverse()) log.delete(i, 1);
       }, SERVER);
-      this.#docBytes.set(owner, Y.encodeStateAsUpdate(voice).length);
+      this.#docBytes.set(voice, Y.encodeStateAsUpdate(doc).length);
     }
+    this.port.erased(participantId);
     await this.flushed();
     await this.#compact();
+  }
+
+  /** Whose words are in the record now (voices with entries, and people words were written for). */
+  authors(): Set<string> {
+    const out = new Set<string>();
+    for (const [voice, doc] of this.#voices) {
+      const entries = doc.getArray<VoiceEntry>(VOICE_LOG).toArray();
+      if (entries.length > 0) out.add(voice);
+      for (const e of entries) if ((e.t === 'say' || e.t === 'position') && e.for) out.add(e.for);
+    }
+    return out;
   }
 
   /** Flush and stop timers. Keeps nothing back: call `flushed()` first when the store works. */

@@ -3,7 +3,8 @@
  * unload when nobody is connected and everything is saved, never drop a meeting whose save
  * is failing, flush everything on shutdown.
  */
-import { DamagedError, type MeetingRecord, type Store } from '../store/types.js';
+import { DamagedError, type MeetingRecord, type ParticipantRecord, type Store } from '../store/types.js';
+import { CloseReason } from '../../shared/errors.js';
 import type { Clock, Log } from '../context.js';
 import { Meeting, type MeetingContext, type MeetingPort } from './meeting.js';
 
@@ -15,6 +16,8 @@ export interface RegistryDeps {
   /** How long an empty meeting stays in memory (ms). */
   unloadAfterMs: number;
   port: (meetingId: string) => MeetingPort;
+  /** Run once a meeting is loaded, before anyone is served from it (the commands layer's reconcile). */
+  afterLoad?: (m: Meeting, record: MeetingRecord, participants: readonly ParticipantRecord[]) => Promise<void>;
 }
 
 export class Meetings {
@@ -56,14 +59,21 @@ export class Meetings {
     const { store } = this.deps;
     const record = await store.meeting(id);
     if (!record) throw new NoSuchMeeting();
+    if (record.erased) {
+      // Erased for good: a crash may have come between the rows and the log; finish the job.
+      await store.removeUpdates(id);
+      throw new NoSuchMeeting();
+    }
     try {
-      const meeting = await Meeting.load(record, await store.participants(id), await meetingContext(store, record), {
+      const participants = await store.participants(id);
+      const meeting = await Meeting.load(record, participants, await meetingContext(store, record), {
         store,
         port: this.deps.port(id),
         clock: this.deps.clock,
         log: this.deps.log,
         flushWindowMs: this.deps.flushWindowMs,
       });
+      await this.deps.afterLoad?.(meeting, record, participants);
       this.#loaded.set(id, meeting);
       this.release(id);
       return meeting;
@@ -103,11 +113,11 @@ export class Meetings {
    * every connected device to drop its copy. The meeting's record keeps only that it was erased.
    */
   async eraseRecord(id: string): Promise<void> {
-    const m = await this.get(id);
+    const m = this.#loaded.get(id);
     if (m) {
       await m.flushed();
       m.port.erased('meeting');
-      m.port.closeAll();
+      m.port.closeAll(CloseReason.recordErased);
       this.#loaded.delete(id);
       m.close();
     }

@@ -254,6 +254,8 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
         e.t === 'response-closed' && e.responded
           ? 'closed the response to the reflection'
           : 'noted the network chose not to respond',
+      about: () =>
+        e.t === 'about' && e.aboutMe ? 'said this meeting is about them' : 'said this meeting is not about them',
     };
     lines.push(`- *${time(e.at)}: ${who(e.by)} ${text[e.t]()}.*`);
   };
