@@ -73,8 +73,7 @@ export interface ServerToClientEvents {
 }
 
 /** Every request on the control plane is answered by an ack of this shape. */
-export type AckResult<T extends object = object> =
-  ({ ok: true } & T) | { ok: false; error: ControlErrorCode };
+export type AckResult<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ControlErrorCode };
 export type Ack<T extends object = object> = (result: AckResult<T>) => void;
 
 /** The result type of a control event's ack. */

@@ -287,7 +287,7 @@ describe('HTTP bodies', () => {
     });
     expect(r.status).toBe(413);
     expect(r.headers.get('content-type')).toMatch(/application\/json/);
-    expect(r.body).toEqual({ error: 'too-large', message: expect.any(String) });
+    expect(r.body).toEqual({ error: 'too-large' });
   });
 
   it('invalid JSON gets 400 with a JSON error', async () => {
@@ -299,7 +299,7 @@ describe('HTTP bodies', () => {
       });
       expect({ body, status: res.status }).toEqual({ body, status: 400 });
       expect(res.headers.get('content-type')).toMatch(/application\/json/);
-      expect(await res.json()).toEqual({ error: 'invalid', message: expect.any(String) });
+      expect(await res.json()).toEqual({ error: 'invalid' });
     }
   });
 
@@ -767,13 +767,13 @@ describe('issue 5: limits, access and headers', () => {
         expect({ route, status: res.status, body: res.body }).toEqual({
           route,
           status: 413,
-          body: { error: 'too-large', message: expect.any(String) },
+          body: { error: 'too-large' },
         });
       }
     });
 
     it(
-      `meetings opened (${LIMITS.opensPerMinute}) and joins attempted (${LIMITS.joinsPerMinute}) per address per minute: 429 with a plain message`,
+      `meetings opened (${LIMITS.opensPerMinute}) and joins attempted (${LIMITS.joinsPerMinute}) per address per minute: 429 with the code`,
       { timeout: 60_000 },
       async () => {
         const limited = await startServer({ config: { rateLimits: true } });
@@ -786,7 +786,7 @@ describe('issue 5: limits, access and headers', () => {
         const over = await api<{ error: string; message: string }>(`${limited.url}/api/meetings`, 'POST', {});
         expect(over.status).toBe(429);
         expect(over.headers.get('content-type')).toMatch(/application\/json/);
-        expect(over.body).toEqual({ error: 'rate-limited', message: expect.stringMatching(/^[A-Z][^<>{}]+\.$/) });
+        expect(over.body).toEqual({ error: 'rate-limited' });
         console.log(
           `[hostile] open #${LIMITS.opensPerMinute + 1} within a minute: ${over.status} ${JSON.stringify(over.body)}`,
         );
@@ -811,7 +811,7 @@ describe('issue 5: limits, access and headers', () => {
           },
         );
         expect(joinOver.status).toBe(429);
-        expect(joinOver.body).toEqual({ error: 'rate-limited', message: expect.any(String) });
+        expect(joinOver.body).toEqual({ error: 'rate-limited' });
         // Exchanging a link for a session counts as a join attempt too.
         expect((await api(`${limited.url}/api/session`, 'POST', { token: first.personalToken })).status).toBe(429);
         // Nothing changes for people already in: they keep writing and are saved.

@@ -128,7 +128,10 @@ export class Commands {
 
   // ── opening, joining, links ─────────────────────────────────────────────────────────
 
-  async openMeeting(input: Required<Pick<OpenMeetingInput, 'name' | 'relation'>> & OpenMeetingInput, session: SessionRef): Promise<Admission> {
+  async openMeeting(
+    input: Required<Pick<OpenMeetingInput, 'name' | 'relation'>> & OpenMeetingInput,
+    session: SessionRef,
+  ): Promise<Admission> {
     const now = this.#now();
     const meetingId = randomId();
     const joinToken = randomId();
@@ -193,7 +196,10 @@ export class Commands {
    * A new personal link for one person (a lost phone): every meeting's record of them takes the
    * new hash at once, the old link stops working, and their connections are told and closed.
    */
-  async revokeLink(records: readonly ParticipantRecord[], session: SessionRef | null): Promise<{ personalToken: string }> {
+  async revokeLink(
+    records: readonly ParticipantRecord[],
+    session: SessionRef | null,
+  ): Promise<{ personalToken: string }> {
     const old = records[0]?.tokenHash ?? fail(ErrorCode.noAccess);
     const token = randomId();
     const hash = hashToken(token);
@@ -233,7 +239,11 @@ export class Commands {
     if (input.aboutMe !== undefined) patch.aboutMe = input.aboutMe;
     const current = m.people.get(actor.id);
     const aboutChanged = patch.aboutMe !== undefined && patch.aboutMe !== (current?.aboutMe ?? actor.aboutMe);
-    const next = { ...actor, ...(current ? { name: current.name, relation: current.relation, aboutMe: current.aboutMe } : {}), ...patch };
+    const next = {
+      ...actor,
+      ...(current ? { name: current.name, relation: current.relation, aboutMe: current.aboutMe } : {}),
+      ...patch,
+    };
     m.setPerson(next);
     if (aboutChanged) m.act(actor.id, { t: 'about', who: actor.id, aboutMe: next.aboutMe });
     await m.flushed();
@@ -248,7 +258,8 @@ export class Commands {
     const row = (await this.#store.meeting(m.id)) ?? fail(ErrorCode.noAccess);
     const clean = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
     await this.#store.transaction((tx) => tx.updateNetwork(row.networkId, clean));
-    for (const other of await this.#store.meetingsOfNetwork(row.networkId)) await this.deps.meetings.refreshContext(other.id);
+    for (const other of await this.#store.meetingsOfNetwork(row.networkId))
+      await this.deps.meetings.refreshContext(other.id);
   }
 
   /** A facilitator opens the network's next meeting; everyone (not removed, not erased) comes along. */
@@ -296,16 +307,29 @@ export class Commands {
 
   /** Note who read or exported the record (never any of its words). */
   async logAccess(actor: ParticipantRecord, action: AccessAction, note?: string): Promise<void> {
-    const entry = { meetingId: actor.meetingId, participantId: actor.id, action, at: this.#now(), ...(note ? { note } : {}) };
+    const entry = {
+      meetingId: actor.meetingId,
+      participantId: actor.id,
+      action,
+      at: this.#now(),
+      ...(note ? { note } : {}),
+    };
     await this.#store.transaction((tx) => tx.logAccess(entry));
   }
 
   // ── the control plane (Socket.IO requests with acks) ────────────────────────────────
 
-  async addPerson(actor: ParticipantRecord, input: Required<AddPersonInput>): Promise<{ participantId: string; personalToken: string }> {
+  async addPerson(
+    actor: ParticipantRecord,
+    input: Required<AddPersonInput>,
+  ): Promise<{ participantId: string; personalToken: string }> {
     const m = await this.#meeting(actor.meetingId);
     this.#mustBeOpen(m);
-    const { record, token } = this.#newParticipant(m.id, { name: input.name, relation: input.relation }, { addedBy: actor.id });
+    const { record, token } = this.#newParticipant(
+      m.id,
+      { name: input.name, relation: input.relation },
+      { addedBy: actor.id },
+    );
     await this.#store.transaction((tx) => tx.addParticipant(record));
     m.setPerson(record);
     m.act(actor.id, { t: 'person-added', who: record.id });

@@ -143,7 +143,8 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const handle = async (req: Request, res: Response) => {
       const input: unknown = body ? parse(body, req.body) : undefined;
       const answer = await last(req, res, input);
-      if (answer !== undefined && !res.headersSent) res.status(res.statusCode === 200 ? 200 : res.statusCode).json(answer);
+      if (answer !== undefined && !res.headersSent)
+        res.status(res.statusCode === 200 ? 200 : res.statusCode).json(answer);
     };
     if (method === 'GET') r.get(path, ...middle, handle);
     else if (method === 'POST') r.post(path, ...middle, handle);
@@ -222,11 +223,15 @@ export function apiRouter(deps: ApiDeps): express.Router {
     return { ok: true as const };
   });
 
-  on('service', async () => ({
-    protocol: PROTOCOL_VERSION,
-    recordBasis: config.recordBasis,
-    keepReason: config.keepReason,
-  } satisfies ServiceInfo));
+  on(
+    'service',
+    async () =>
+      ({
+        protocol: PROTOCOL_VERSION,
+        recordBasis: config.recordBasis,
+        keepReason: config.keepReason,
+      }) satisfies ServiceInfo,
+  );
 
   on('profile', async (req, _res, body) => {
     const { me: p } = await me(req);

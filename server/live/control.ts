@@ -67,7 +67,9 @@ export async function runControl(
   } catch (e) {
     if (e instanceof CommandError) {
       // The commands layer speaks the whole vocabulary; a control ack says it in the control subset.
-      const code = (CONTROL_CODES.has(e.code) ? e.code : e.code === 'no-access' ? 'not-found' : 'invalid') as ControlErrorCode;
+      const code = (
+        CONTROL_CODES.has(e.code) ? e.code : e.code === 'no-access' ? 'not-found' : 'invalid'
+      ) as ControlErrorCode;
       return { ok: false, error: code };
     }
     log.error({ err: (e as Error).message }, 'control request failed');

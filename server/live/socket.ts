@@ -213,7 +213,12 @@ export function attachLive(
         .participant(participantId)
         .then((actor) =>
           actor && !actor.revoked
-            ? runControl(handlers[event] as (a: ParticipantRecord, i: unknown) => Promise<object | void>, actor, input, log)
+            ? runControl(
+                handlers[event] as (a: ParticipantRecord, i: unknown) => Promise<object | void>,
+                actor,
+                input,
+                log,
+              )
             : ({ ok: false, error: ControlError.notFound } satisfies AckResult),
         )
         .catch((): AckResult => ({ ok: false, error: ControlError.internal }))
