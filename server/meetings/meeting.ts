@@ -27,19 +27,12 @@ import {
   type VoiceEntry,
 } from '../../shared/record.js';
 import { randomId, refOf } from '../../shared/ids.js';
-import {
-  awarenessMessage,
-  decodeAwareness,
-  decodeYMessage,
-  isPresenceState,
-  syncStep1,
-  syncStep2,
-  syncUpdate,
-  type AwarenessEntry,
-} from '../../shared/wire.js';
+import { decodeYMessage, syncStep1, syncStep2, syncUpdate } from '../../shared/wire.js';
 import type { Clock, Log } from '../context.js';
 import type { DocUpdate, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
 import { checkVoiceUpdate, type Problem } from './validate.js';
+import { Presence } from './presence.js';
+import { WriteQueue } from './writeQueue.js';
 
 /** Who made a Yjs transaction: persistence and broadcast never echo or re-save by accident. */
 export type Origin =
@@ -67,34 +60,21 @@ export type Received = { ok: true; reply?: Uint8Array } | { ok: false; problem: 
 
 /** Logs longer than this many records are compacted into one record per document on load. */
 const COMPACT_AFTER = 500;
-const RETRY_MS = [200, 500, 1000, 2000, 5000];
-
-interface AwarenessHolder {
-  doc: string;
-  socketId: string;
-  entry: AwarenessEntry;
-}
 
 export class Meeting {
   readonly meetingDoc = new Y.Doc();
   readonly #voices = new Map<string, Y.Doc>();
-  readonly #connections = new Map<string, string>();
-  readonly #awareness = new Map<number, AwarenessHolder>();
+  readonly #presence: Presence;
   readonly #durable = new Map<string, Uint8Array>();
   readonly #docBytes = new Map<string, number>();
   /** Which participant each Yjs client id belongs to: the one in whose voice it first appeared. */
   readonly #clientOwner = new Map<number, string>();
   /** Voices erased at their owner's request: they take no more writes. */
   readonly #erased = new Set<string>();
-  #pending: DocUpdate[] = [];
-  #flushing: Promise<void> | null = null;
-  #failures = 0;
-  #retryTimer: NodeJS.Timeout | null = null;
+  readonly #queue: WriteQueue;
   /** While one incoming message is handled: what it makes the server share, sent as one frame. */
   #outbox: Array<[string, Uint8Array]> | null = null;
-  #closed = false;
   #ready = false;
-  #idleWaiters: Array<() => void> = [];
 
   private constructor(
     readonly id: string,
@@ -102,8 +82,30 @@ export class Meeting {
     readonly port: MeetingPort,
     readonly clock: Clock,
     readonly log: Log,
-    readonly flushWindowMs: number,
-  ) {}
+    flushWindowMs: number,
+  ) {
+    this.#presence = new Presence(port, {
+      mayUse: (client, participantId) => this.#mayUse(client, participantId),
+      claim: (client, participantId) => void this.#clientOwner.set(client, participantId),
+    });
+    this.#queue = new WriteQueue({
+      store,
+      meetingId: id,
+      log,
+      flushWindowMs,
+      stateVector: (d) => {
+        const doc = this.#doc(d);
+        return doc ? Y.encodeStateVector(doc) : undefined;
+      },
+      onDurable: (svs) => {
+        for (const [d, sv] of svs) {
+          this.#durable.set(d, sv);
+          if (d !== MEETING_DOC) this.port.saved(d, d, sv);
+        }
+      },
+      onStorage: (status) => this.port.storage(status),
+    });
+  }
 
   static async load(
     record: MeetingRecord,
@@ -317,7 +319,7 @@ export class Meeting {
   #wire(doc: Y.Doc, id: string): void {
     doc.on('update', (update: Uint8Array, origin: Origin) => {
       if (origin === STORE) return;
-      this.#enqueue({ doc: id, update });
+      this.#queue.enqueue({ doc: id, update });
       // Shared at once, so the meeting stays live even while the disk is failing. A voice's writer
       // keeps its words until told they are saved and sends them again after a crash; a device
       // holding meeting state that a crash took back drops it on reconnecting (see greeting()).
@@ -338,26 +340,19 @@ export class Meeting {
 
   connect(socketId: string, participantId: string): void {
     this.#voice(participantId, true);
-    this.#connections.set(socketId, participantId);
-    this.port.presence(this.here());
+    this.#presence.connect(socketId, participantId);
   }
 
   disconnect(socketId: string): void {
-    for (const [clientID, h] of this.#awareness) {
-      if (h.socketId !== socketId) continue;
-      this.#awareness.delete(clientID);
-      this.port.broadcast(h.doc, awarenessMessage([{ clientID, clock: h.entry.clock + 1, state: null }]));
-    }
-    this.#connections.delete(socketId);
-    this.port.presence(this.here());
+    this.#presence.disconnect(socketId);
   }
 
   here(): string[] {
-    return [...new Set(this.#connections.values())];
+    return this.#presence.here();
   }
 
   get connectionCount(): number {
-    return this.#connections.size;
+    return this.#presence.connectionCount;
   }
 
   /** Messages for a new connection: a sync request for its own voice, and who is writing now. */
@@ -368,13 +363,7 @@ export class Meeting {
     // The meeting document's state vector: a device holding more than this (from before a crash)
     // drops its copy and syncs afresh.
     out.push([MEETING_DOC, syncStep1(this.meetingDoc)]);
-    const byDoc = new Map<string, AwarenessEntry[]>();
-    for (const h of this.#awareness.values()) {
-      const list = byDoc.get(h.doc) ?? [];
-      list.push(h.entry);
-      byDoc.set(h.doc, list);
-    }
-    for (const [doc, entries] of byDoc) out.push([doc, awarenessMessage(entries)]);
+    out.push(...this.#presence.snapshot());
     return out;
   }
 
@@ -435,44 +424,11 @@ export class Meeting {
         this.#docBytes.set(docId, size);
         return { ok: true };
       }
-      case 'awareness':
-        return this.#receiveAwareness(socketId, participantId, docId, msg.update);
-    }
-  }
-
-  #receiveAwareness(socketId: string, participantId: string, docId: string, update: Uint8Array): Received {
-    if (docId !== participantId) {
-      return refuse(Refusal.notYourAwareness, 'You can only say whether you yourself are writing.');
-    }
-    let entries: AwarenessEntry[];
-    if (update.length > LIMITS.awarenessBytes * 4)
-      return refuse(Refusal.tooLarge, 'The awareness update is too large.');
-    try {
-      entries = decodeAwareness(update);
-    } catch {
-      return refuse(Refusal.malformed, 'The awareness update could not be decoded.');
-    }
-    for (const e of entries) {
-      if (!this.#mayUse(e.clientID, participantId)) {
-        return refuse(Refusal.notYourAwareness, 'That awareness client id belongs to someone else.');
-      }
-      if (!isPresenceState(e.state) || JSON.stringify(e.state).length > LIMITS.awarenessBytes) {
-        return refuse(
-          Refusal.invalid,
-          'An awareness state may only say whether you are writing: {"typing": true|false}.',
-        );
+      case 'awareness': {
+        const problem = this.#presence.receive(socketId, participantId, docId, msg.update);
+        return problem ? { ok: false, problem } : { ok: true };
       }
     }
-    for (const e of entries) {
-      this.#clientOwner.set(e.clientID, participantId);
-      const holder = this.#awareness.get(e.clientID);
-      if (holder && e.clock <= holder.entry.clock) continue;
-      if (e.state === null) this.#awareness.delete(e.clientID);
-      else this.#awareness.set(e.clientID, { doc: docId, socketId, entry: e });
-    }
-    // Relay what was checked, re-encoded: never the sender's raw bytes.
-    this.port.broadcast(docId, awarenessMessage(entries), socketId);
-    return { ok: true };
   }
 
   readonly #opened = new Map<string, number>();
@@ -492,85 +448,17 @@ export class Meeting {
 
   // ── persistence ──────────────────────────────────────────────────────────────────────
 
-  #enqueue(u: DocUpdate): void {
-    this.#pending.push(u);
-    this.#scheduleFlush();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushing || this.#retryTimer) return;
-    this.#flushing = new Promise<void>((resolve) => {
-      const run = () => void this.#flush().finally(resolve);
-      if (this.flushWindowMs > 0) setTimeout(run, this.flushWindowMs);
-      else setImmediate(run);
-    }).then(() => {
-      this.#flushing = null;
-      if (this.#pending.length > 0) this.#scheduleFlush();
-      else if (!this.#retryTimer) this.#notifyIdle();
-    });
-  }
-
-  async #flush(): Promise<void> {
-    const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
-    const docs = new Set(batch.map((u) => u.doc));
-    const svs = new Map<string, Uint8Array>();
-    for (const d of docs) {
-      const doc = this.#doc(d);
-      if (doc) svs.set(d, Y.encodeStateVector(doc));
-    }
-    try {
-      await this.store.appendUpdates(this.id, batch);
-    } catch (e) {
-      this.#pending = batch.concat(this.#pending);
-      const delay = RETRY_MS[Math.min(this.#failures, RETRY_MS.length - 1)]!;
-      if (this.#failures === 0) {
-        this.log.error(
-          { meeting: this.id, err: (e as Error).message },
-          'storage failed; keeping edits in memory and retrying',
-        );
-        this.port.storage('failing');
-      }
-      this.#failures++;
-      if (!this.#closed) {
-        this.#retryTimer = setTimeout(() => {
-          this.#retryTimer = null;
-          this.#scheduleFlush();
-        }, delay);
-      }
-      return;
-    }
-    if (this.#failures > 0) {
-      this.#failures = 0;
-      this.log.info({ meeting: this.id }, 'storage recovered');
-      this.port.storage('ok');
-    }
-    for (const [d, sv] of svs) {
-      this.#durable.set(d, sv);
-      if (d !== MEETING_DOC) this.port.saved(d, d, sv);
-    }
-  }
-
   get storageFailing(): boolean {
-    return this.#failures > 0;
+    return this.#queue.failing;
   }
 
   get idle(): boolean {
-    return this.#connections.size === 0 && this.#pending.length === 0 && !this.#flushing && !this.#retryTimer;
+    return this.#presence.connectionCount === 0 && this.#queue.idle;
   }
 
   /** Resolves once everything applied so far is durably stored (waits through retries). */
-  async flushed(): Promise<void> {
-    while (!this.#closed && (this.#pending.length > 0 || this.#flushing || this.#retryTimer)) {
-      await new Promise<void>((r) => this.#idleWaiters.push(r));
-    }
-  }
-
-  #notifyIdle(): void {
-    const w = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const r of w) r();
+  flushed(): Promise<void> {
+    return this.#queue.flushed();
   }
 
   async #compact(): Promise<void> {
@@ -649,10 +537,7 @@ export class Meeting {
 
   /** Flush and stop timers. Keeps nothing back: call `flushed()` first when the store works. */
   close(): void {
-    this.#closed = true;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
-    this.#retryTimer = null;
-    this.#notifyIdle();
+    this.#queue.close();
     this.meetingDoc.destroy();
     for (const d of this.#voices.values()) d.destroy();
   }
