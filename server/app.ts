@@ -10,7 +10,9 @@ import helmet from 'helmet';
 import { Server } from 'socket.io';
 import { LIMITS } from '../shared/limits.js';
 import type { Config } from './config.js';
-import { consoleLog, systemClock, type Clock, type Log } from './context.js';
+import { randomUUID } from 'node:crypto';
+import { jsonLog, systemClock, type Clock, type Log } from './context.js';
+import { Metrics } from './metrics.js';
 import { apiRouter } from './http/api.js';
 import { Commands } from './commands/commands.js';
 import { reconcileRows } from './commands/reconcile.js';
@@ -33,6 +35,7 @@ export interface App {
   io: LiveServer;
   store: Store;
   meetings: Meetings;
+  metrics: Metrics;
   /** Listen on config.port (0 = any free port); resolves with the bound URL. */
   listen(): Promise<string>;
   /** Stop accepting, flush every pending write, close the store. */
@@ -42,7 +45,8 @@ export interface App {
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
-  const log = deps.log ?? consoleLog;
+  const log = deps.log ?? jsonLog({ instance: config.instance });
+  const metrics = new Metrics({ instance: config.instance });
   const store = deps.store ?? (await FileStore.open(config.dataDir));
 
   const app = express();
@@ -71,6 +75,51 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }),
   );
 
+  // A request id for every request, in the answer's header and the log line (never bodies, tokens
+  // or the URL's query: only the route's pattern).
+  app.use((req, res, next) => {
+    const id = randomUUID();
+    const started = process.hrtime.bigint();
+    res.setHeader('X-Request-Id', id);
+    res.on('finish', () => {
+      if (res.statusCode < 500 && !config.logRequests) return;
+      const route =
+        (req.route as { path?: string } | undefined)?.path ?? (req.path.startsWith('/api') ? 'api' : 'static');
+      log[res.statusCode >= 500 ? 'error' : 'info'](
+        {
+          req: id,
+          method: req.method,
+          route,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+        },
+        'request',
+      );
+    });
+    next();
+  });
+
+  // Operations: alive, ready (the store answers; damaged meetings listed), metrics behind a token.
+  app.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ ok: true });
+  });
+  app.get('/readyz', (_req, res) => {
+    void store
+      .meeting('readiness-probe-0000000')
+      .then(() => res.set('Cache-Control', 'no-store').json({ ok: true, damaged: meetings.damaged() }))
+      .catch(() => res.status(503).set('Cache-Control', 'no-store').json({ ok: false, store: 'unreachable' }));
+  });
+  if (config.metricsToken) {
+    const expected = `Bearer ${config.metricsToken}`;
+    app.get('/metrics', (req, res) => {
+      if (req.headers.authorization !== expected) {
+        res.status(404).type('text/plain').send('Not found');
+        return;
+      }
+      void metrics.registry.metrics().then((text) => res.type(metrics.registry.contentType).send(text));
+    });
+  }
+
   const http = createServer(app);
   const io: LiveServer = new Server(http, {
     maxHttpBufferSize: LIMITS.packetBytes,
@@ -85,7 +134,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     unloadAfterMs: deps.unloadAfterMs ?? 30_000,
     port: (id) => meetingPort(io, id),
     afterLoad: (m, record, participants) => reconcileRows(store, m, record, participants),
+    metrics,
   });
+  metrics.countLoaded = () => meetings.size;
   const commands = new Commands({
     store,
     meetings,
@@ -94,7 +145,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     disconnect: (pid, reason) => disconnectParticipant(io, pid, reason),
   });
-  attachLive(io, { store, meetings, commands, config, log, clock });
+  attachLive(io, { store, meetings, commands, config, log, clock, metrics });
 
   app.use('/api', apiRouter({ store, meetings, commands, config, clock, log }));
   if (config.clientDir) {
@@ -105,12 +156,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     res.status(404).type('text/plain').send('Not found');
   });
 
+  let metricsServer: HttpServer | null = null;
   let closed: Promise<void> | null = null;
   return {
     http,
     io,
     store,
     meetings,
+    metrics,
     listen: () =>
       new Promise((resolve, reject) => {
         http.once('error', reject);
@@ -119,9 +172,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
           const host = config.host.includes(':') ? `[${config.host}]` : config.host;
           resolve(`http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`);
         });
+        if (config.metricsPort !== null) {
+          metricsServer = createServer((req, res) => {
+            if (req.url !== '/metrics') {
+              res.writeHead(404).end();
+              return;
+            }
+            void metrics.registry.metrics().then((text) => {
+              res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+            });
+          });
+          metricsServer.listen(config.metricsPort, config.host);
+        }
       }),
     close: () =>
       (closed ??= (async () => {
+        metricsServer?.close();
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         });

@@ -1,5 +1,7 @@
 /** Configuration from environment variables (documented in the README). */
+import { hostname } from 'node:os';
 import path from 'node:path';
+import { LIMITS } from '../shared/limits.js';
 
 export interface Config {
   port: number;
@@ -13,7 +15,7 @@ export interface Config {
   trustProxy: number;
   /** Group commit: how long the first write of a batch waits for others before the flush (ms). */
   flushWindowMs: number;
-  /** Apply the per-address limits on opening and joining. */
+  /** Apply the per-address limits on opening and joining (RATE_LIMITS=off: none, nor per connection). */
   rateLimits: boolean;
   /**
    * On what basis records are kept, which decides what an erasure request does:
@@ -24,6 +26,19 @@ export interface Config {
   recordBasis: 'consent' | 'care-record';
   /** The reason shown when a care-record service keeps a record (RECORD_KEEP_REASON). */
   keepReason: string;
+  /**
+   * Sync and awareness messages per connection per second, with a burst of five seconds' worth
+   * (MESSAGES_PER_SECOND; Infinity with RATE_LIMITS=off).
+   */
+  messagesPerSecond: number;
+  /** Prometheus metrics on a port of their own (METRICS_PORT), or null. */
+  metricsPort: number | null;
+  /** Prometheus metrics at /metrics on the main port, behind `Authorization: Bearer <token>`, or null. */
+  metricsToken: string | null;
+  /** This instance's name in logs and metrics (INSTANCE; default: host name and port). */
+  instance: string;
+  /** Log every request (LOG_REQUESTS=on); otherwise only failures. */
+  logRequests: boolean;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
@@ -42,5 +57,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     keepReason:
       env.RECORD_KEEP_REASON ??
       'This service must keep meeting records as part of your health-care record. You can add a correction or a statement of your own to it.',
+    messagesPerSecond:
+      env.RATE_LIMITS === 'off' ? Infinity : Number(env.MESSAGES_PER_SECOND ?? LIMITS.messagesPerSecond),
+    metricsPort: env.METRICS_PORT ? Number(env.METRICS_PORT) : null,
+    metricsToken: env.METRICS_TOKEN ? env.METRICS_TOKEN : null,
+    instance: env.INSTANCE ?? `${hostname()}:${port}`,
+    logRequests: env.LOG_REQUESTS === 'on',
   };
 }

@@ -1,3 +1,5 @@
+import { pino, type DestinationStream } from 'pino';
+
 /** Things the composition root hands to every module: time and logging (replaceable in tests). */
 export interface Clock {
   now(): number;
@@ -12,10 +14,12 @@ export interface Log {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-export const consoleLog: Log = {
-  info: (f, m) => console.log(JSON.stringify({ level: 'info', msg: m, ...f })),
-  warn: (f, m) => console.warn(JSON.stringify({ level: 'warn', msg: m, ...f })),
-  error: (f, m) => console.error(JSON.stringify({ level: 'error', msg: m, ...f })),
-};
+/**
+ * Structured JSON logs (pino) on stdout. Callers pass ids, codes and counts only — never words of
+ * the record, names, request bodies or tokens (tests/logs.test.ts checks a whole meeting's logs).
+ */
+export function jsonLog(bindings: Record<string, unknown> = {}, destination?: DestinationStream): Log {
+  return pino({ base: bindings, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+}
 
 export const silentLog: Log = { info() {}, warn() {}, error() {} };

@@ -1,13 +1,14 @@
 /** Start Polyphony on its embedded defaults. SIGTERM/SIGINT flush every pending write first. */
 import { createApp, type App } from './app.js';
 import { configFromEnv } from './config.js';
-import { consoleLog } from './context.js';
+import { jsonLog } from './context.js';
 import { DamagedError } from './store/types.js';
 
 const config = configFromEnv();
+const consoleLog = jsonLog({ instance: config.instance });
 let app: App;
 try {
-  app = await createApp({ config });
+  app = await createApp({ config, log: consoleLog });
 } catch (e) {
   if (e instanceof DamagedError) {
     consoleLog.error({ file: e.file, reason: e.reason }, 'storage is damaged; not starting');

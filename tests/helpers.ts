@@ -10,7 +10,8 @@ import { MeetingConnection } from '../client/lib/connection.js';
 import type { Admission } from '../shared/protocol.js';
 import { createApp, type App } from '../server/app.js';
 import type { Config } from '../server/config.js';
-import { silentLog } from '../server/context.js';
+import { silentLog, type Clock, type Log } from '../server/context.js';
+import { LIMITS } from '../shared/limits.js';
 import type { Store } from '../server/store/types.js';
 
 export interface TestServer {
@@ -39,7 +40,14 @@ export async function tempDir(prefix = 'polyphony-test-'): Promise<string> {
 }
 
 export async function startServer(
-  opts: { dataDir?: string; config?: Partial<Config>; clientDir?: string | null; store?: Store } = {},
+  opts: {
+    dataDir?: string;
+    config?: Partial<Config>;
+    clientDir?: string | null;
+    store?: Store;
+    clock?: Clock;
+    log?: Log;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = opts.dataDir ?? (await tempDir());
   const config: Config = {
@@ -53,13 +61,19 @@ export async function startServer(
     rateLimits: false,
     recordBasis: 'consent',
     keepReason: 'This service keeps meeting records as part of the health-care record.',
+    messagesPerSecond: LIMITS.messagesPerSecond,
+    metricsPort: null,
+    metricsToken: null,
+    instance: 'test',
+    logRequests: false,
     ...opts.config,
   };
   const app = await createApp({
     config,
-    log: silentLog,
+    log: opts.log ?? silentLog,
     unloadAfterMs: 200,
     ...(opts.store ? { store: opts.store } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   const url = await app.listen();
   let stopped = false;

@@ -26,6 +26,7 @@ import { fromBase64, toBase64 } from '../../shared/wire.js';
 import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import type { Commands } from '../commands/commands.js';
 import { controlHandlers, isControlEvent, runControl } from './control.js';
 import type { MeetingPort } from '../meetings/meeting.js';
@@ -97,16 +98,27 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   }
 }
 
-/** A token bucket per connection, checked on every message (synchronous: it is on the hot path). */
+/**
+ * A token bucket per connection, checked on every message (synchronous: it is on the hot path).
+ * The burst is five seconds' worth, so that the first sync of a large meeting (a step 1 for every
+ * voice at once) passes; the clock is injected.
+ */
 class Bucket {
   #tokens: number;
-  #last = Date.now();
-  constructor(readonly perSecond: number) {
-    this.#tokens = perSecond;
+  #last: number;
+  readonly burst: number;
+  constructor(
+    readonly perSecond: number,
+    readonly clock: Clock,
+  ) {
+    this.burst = perSecond * 5;
+    this.#tokens = this.burst;
+    this.#last = clock.now();
   }
   take(): boolean {
-    const now = Date.now();
-    this.#tokens = Math.min(this.perSecond, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
+    if (!Number.isFinite(this.perSecond)) return true;
+    const now = this.clock.now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.perSecond);
     this.#last = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
@@ -116,9 +128,18 @@ class Bucket {
 
 export function attachLive(
   io: LiveServer,
-  deps: { store: Store; meetings: Meetings; commands: Commands; config: Config; log: Log; clock: Clock },
+  deps: {
+    store: Store;
+    meetings: Meetings;
+    commands: Commands;
+    config: Config;
+    log: Log;
+    clock: Clock;
+    metrics?: Metrics;
+  },
 ): void {
-  const { store, meetings, commands, config, log } = deps;
+  const { store, meetings, commands, config, log, metrics } = deps;
+  const perSecond = config.messagesPerSecond;
   const handlers = controlHandlers(commands);
 
   io.use(async (socket, next) => {
@@ -182,11 +203,15 @@ export function attachLive(
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
     }
 
-    const bucket = new Bucket(LIMITS.messagesPerSecond);
+    metrics?.connections.inc();
+    const bucket = new Bucket(perSecond, deps.clock);
     const maxChars = Math.ceil((LIMITS.messageBytes * 4) / 3) + 4;
     socket.on('y', (doc: unknown, message: unknown) => {
       const docId = typeof doc === 'string' ? doc : '';
-      const refuse = (code: RefusalCode) => socket.emit('refused', { doc: docId.slice(0, 40), code });
+      const refuse = (code: RefusalCode) => {
+        metrics?.refusals.inc({ code });
+        socket.emit('refused', { doc: docId.slice(0, 40), code });
+      };
       if (!bucket.take()) return refuse(Refusal.rateLimited);
       if (typeof doc !== 'string' || typeof message !== 'string' || (doc !== 'meeting' && !isId(doc))) {
         return refuse(Refusal.invalid);
@@ -226,6 +251,7 @@ export function attachLive(
     });
 
     socket.on('disconnect', () => {
+      metrics?.connections.dec();
       meeting.disconnect(socket.id);
       meetings.release(meetingId);
     });

@@ -29,6 +29,7 @@ import {
 import { randomId, refOf } from '../../shared/ids.js';
 import { decodeYMessage, syncStep1, syncStep2, syncUpdate } from '../../shared/wire.js';
 import type { Clock, Log } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import type { DocUpdate, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
 import { checkVoiceUpdate, type Problem } from './validate.js';
 import { Presence } from './presence.js';
@@ -83,6 +84,7 @@ export class Meeting {
     readonly clock: Clock,
     readonly log: Log,
     flushWindowMs: number,
+    readonly metrics?: Metrics,
   ) {
     this.#presence = new Presence(port, {
       mayUse: (client, participantId) => this.#mayUse(client, participantId),
@@ -104,6 +106,7 @@ export class Meeting {
         }
       },
       onStorage: (status) => this.port.storage(status),
+      ...(metrics ? { metrics } : {}),
     });
   }
 
@@ -111,9 +114,9 @@ export class Meeting {
     record: MeetingRecord,
     participants: readonly ParticipantRecord[],
     context: MeetingContext,
-    deps: { store: Store; port: MeetingPort; clock: Clock; log: Log; flushWindowMs: number },
+    deps: { store: Store; port: MeetingPort; clock: Clock; log: Log; flushWindowMs: number; metrics?: Metrics },
   ): Promise<Meeting> {
-    const m = new Meeting(record.id, deps.store, deps.port, deps.clock, deps.log, deps.flushWindowMs);
+    const m = new Meeting(record.id, deps.store, deps.port, deps.clock, deps.log, deps.flushWindowMs, deps.metrics);
     const updates = await deps.store.loadUpdates(record.id);
     const byDoc = new Map<string, Uint8Array[]>();
     for (const u of updates) {
@@ -422,6 +425,7 @@ export class Meeting {
           if (out.length > 0) this.port.broadcastAll(out);
         }
         this.#docBytes.set(docId, size);
+        this.metrics?.updatesApplied.inc();
         return { ok: true };
       }
       case 'awareness': {

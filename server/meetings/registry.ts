@@ -6,6 +6,7 @@
 import { DamagedError, type MeetingRecord, type ParticipantRecord, type Store } from '../store/types.js';
 import { CloseReason } from '../../shared/errors.js';
 import type { Clock, Log } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import { Meeting, type MeetingContext, type MeetingPort } from './meeting.js';
 
 export interface RegistryDeps {
@@ -17,6 +18,7 @@ export interface RegistryDeps {
   unloadAfterMs: number;
   port: (meetingId: string) => MeetingPort;
   /** Run once a meeting is loaded, before anyone is served from it (the commands layer's reconcile). */
+  metrics?: Metrics;
   afterLoad?: (m: Meeting, record: MeetingRecord, participants: readonly ParticipantRecord[]) => Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export class Meetings {
         clock: this.deps.clock,
         log: this.deps.log,
         flushWindowMs: this.deps.flushWindowMs,
+        ...(this.deps.metrics ? { metrics: this.deps.metrics } : {}),
       });
       await this.deps.afterLoad?.(meeting, record, participants);
       this.#loaded.set(id, meeting);

@@ -6,6 +6,7 @@
  * everything in memory, in order, and retries with backoff; nothing is ever dropped.
  */
 import type { Log } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import type { DocUpdate, UpdateLogStore } from '../store/types.js';
 
 const RETRY_MS = [200, 500, 1000, 2000, 5000];
@@ -22,6 +23,7 @@ export interface WriteQueueDeps {
   onDurable(svs: ReadonlyMap<string, Uint8Array>): void;
   /** Storage started failing, or recovered. */
   onStorage(status: 'ok' | 'failing'): void;
+  metrics?: Pick<Metrics, 'flushSeconds' | 'flushedUpdates' | 'storeErrors'>;
 }
 
 export class WriteQueue {
@@ -85,9 +87,13 @@ export class WriteQueue {
       const sv = this.deps.stateVector(d);
       if (sv) svs.set(d, sv);
     }
+    const timer = this.deps.metrics?.flushSeconds.startTimer();
     try {
       await this.deps.store.appendUpdates(this.deps.meetingId, batch);
+      timer?.();
+      this.deps.metrics?.flushedUpdates.inc(batch.length);
     } catch (e) {
+      this.deps.metrics?.storeErrors.inc();
       this.#pending = batch.concat(this.#pending);
       const delay = RETRY_MS[Math.min(this.#failures, RETRY_MS.length - 1)]!;
       if (this.#failures === 0) {
