@@ -44,6 +44,12 @@ export const SayEntrySchema = v.strictObject({
   proposal: v.optional(v.literal(true)),
   /** Scribe: these are the words of this participant, written down by the writer of this log. */
   for: v.optional(ParticipantId),
+  /**
+   * Interpreter: these words interpret the entry `interprets` (another person's words, in another
+   * language). Shown with the original, never instead of it; `for` names the original's speaker,
+   * who can confirm or correct it as with scribed words (SPEC 18).
+   */
+  interprets: v.optional(Ref),
 });
 export const AmendEntrySchema = v.strictObject({
   t: v.literal('amend'),
@@ -251,6 +257,10 @@ export interface ItemView {
   re: string | null;
   view: 'answer' | 'different' | null;
   answers: ItemView[];
+  /** An interpretation of the item with this ref (SPEC 18), or null. */
+  interprets: string | null;
+  /** Interpretations of this item, in server order: shown with it, never instead of it. */
+  interpretations: ItemView[];
   /** Written by a scribe for `speaker`: unconfirmed until the speaker confirms or corrects. */
   scribed: { status: 'unconfirmed' | 'confirmed' | 'corrected'; at: number | null } | null;
   segment: Segment | null;
@@ -368,6 +378,8 @@ export function buildRecord(
           re: entry.re ?? null,
           view: entry.re ? (entry.view ?? 'answer') : null,
           answers: [],
+          interprets: entry.interprets ?? null,
+          interpretations: [],
           scribed: entry.for && entry.for !== voice ? { status: 'unconfirmed', at: null } : null,
           segment: segmentAt(pos),
           positions: [],
@@ -431,11 +443,22 @@ export function buildRecord(
         }
         break;
       }
+      default: {
+        // Adding an entry kind: the schema above, this fold, and the screen. Nothing else reads kinds
+        // but erasure (server/meetings/meeting.ts) and the exports, which read what the fold says.
+        const unknown: never = entry;
+        void unknown;
+      }
     }
   }
 
   const items: ItemView[] = [];
   for (const item of byRef.values()) {
+    const original = item.interprets ? byRef.get(item.interprets) : undefined;
+    if (original && original !== item && !original.interprets) {
+      original.interpretations.push(item);
+      continue;
+    }
     const target = item.re ? byRef.get(item.re) : undefined;
     if (target && target !== item) target.answers.push(item);
     else items.push(item);

@@ -290,6 +290,16 @@ export class MeetingConnection {
     return this.#append(entry);
   }
 
+  /**
+   * Interpret another person's words (SPEC 18): shown with the original, "interpreted by" me, for
+   * `speaker` to confirm or correct.
+   */
+  interpret(original: string, speaker: string, text: string): string {
+    const entry: VoiceEntry = { t: 'say', id: randomEntryId(), text, at: Date.now(), interprets: original };
+    if (speaker !== this.me) entry.for = speaker;
+    return this.#append(entry);
+  }
+
   /** Confirm words a scribe wrote for me, or a position a scribe recorded for me. */
   confirm(ref: string): string {
     return this.#append({ t: 'confirm', id: randomEntryId(), of: ref, at: Date.now() });

@@ -33,6 +33,8 @@ export interface ExportedItem {
   writtenAt: number;
   /** What this answers, and how ('answer' or 'different' view). */
   answers: string | null;
+  /** The item this interprets (SPEC 18): shown with it, never instead of it. */
+  interprets: string | null;
   view: ItemView['view'];
   scribed: ItemView['scribed'];
   segment: ItemView['segment'];
@@ -65,6 +67,7 @@ function flatten(items: readonly ItemView[]): ItemView[] {
   const walk = (list: readonly ItemView[]) => {
     for (const i of list) {
       out.push(i);
+      walk(i.interpretations);
       walk(i.answers);
     }
   };
@@ -106,6 +109,7 @@ export function exportJson(meetingId: string, snap: RecordSnapshot, now: number)
       at: i.at,
       writtenAt: i.writtenAt,
       answers: i.re,
+      interprets: i.interprets,
       view: i.view,
       scribed: i.scribed,
       segment: i.segment,
@@ -197,8 +201,9 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
 
   const item = (i: ItemView, depth: number) => {
     const pad = '  '.repeat(depth);
-    const label =
-      i.kind === 'proposal'
+    const label = i.interprets
+      ? 'Interpretation of the words of'
+      : i.kind === 'proposal'
         ? 'Proposal by'
         : i.view === 'different'
           ? 'A different view from'
@@ -206,7 +211,7 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
             ? 'Answer from'
             : '';
     const by = i.scribed
-      ? ` — written by ${who(i.voice)}, ${i.scribed.status === 'unconfirmed' ? 'not yet confirmed' : i.scribed.status}`
+      ? ` — ${i.interprets ? 'interpreted' : 'written'} by ${who(i.voice)}, ${i.scribed.status === 'unconfirmed' ? 'not yet confirmed' : i.scribed.status}`
       : '';
     const seg = i.segment
       ? ` [${i.segment.kind === 'reflecting' ? 'during a reflecting conversation' : 'response to a reflection'}]`
@@ -235,6 +240,7 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
         );
       }
     }
+    for (const t of i.interpretations) item(t, depth + 1);
     for (const a of i.answers) item(a, depth + 1);
   };
   const event = (e: MeetingEvent) => {
