@@ -328,3 +328,37 @@ describe('joining while the meeting loads', () => {
     await untilAsync(async () => (await server.app.store.participants(opened.meetingId)).length === 6, 'rows');
   });
 });
+
+describe('before the server disconnects someone, it says why', () => {
+  it('removed, link revoked, record erased: each connection hears the reason first', async () => {
+    const server = await startServer();
+    const opened = await openMeeting(server, 'Maria');
+    const fac = await connect(server, opened);
+    const dadAdm = await join(server, opened, 'Dad');
+    const dad = await connect(server, dadAdm);
+    const annaAdm = await join(server, opened, 'Anna', '', true);
+    const anna = await connect(server, annaAdm);
+    const guestAdm = await join(server, opened, 'Guest');
+    const guest = await connect(server, guestAdm);
+    expect(await fac.request('participant:remove', { who: dadAdm.participantId })).toEqual({ ok: true });
+    await until(() => dad.closing === 'removed', 'removed');
+    const revoked = await api(`${server.url}/api/me/revoke`, 'POST', {}, bearer(guestAdm));
+    expect(revoked.status).toBe(200);
+    await until(() => guest.closing === 'link-revoked', 'link revoked');
+    expect(fac.closing).toBeNull();
+    expect(anna.closing).toBeNull();
+    await end(fac);
+    expect(
+      (await api(`${server.url}/api/meetings/${opened.meetingId}/erasure`, 'POST', { scope: 'mine' }, bearer(opened)))
+        .status,
+    ).toBe(200);
+    const r = await api<ErasureResult>(
+      `${server.url}/api/meetings/${opened.meetingId}/erasure`,
+      'POST',
+      { scope: 'record' },
+      bearer(annaAdm),
+    );
+    expect(r.body).toEqual({ erased: true });
+    await until(() => anna.closing === 'record-erased' && fac.closing === 'record-erased', 'record erased');
+  });
+});

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   type AckOf,
   type ClientToServerEvents,
+  type CloseReasonCode,
   type Refused,
   type ServerToClientEvents,
   type StorageStatus,
@@ -101,6 +102,10 @@ export class MeetingConnection {
   here: string[] = [];
   storage: StorageStatus = 'ok';
   refusals: Refused[] = [];
+  /** Why the server closed this connection on purpose (`closing`), if it did. */
+  closing: CloseReasonCode | null = null;
+  /** Erased voices this device has already dropped and synced afresh. */
+  readonly #refreshed = new Set<string>();
   /** Who is writing now, by voice id. */
   readonly typing = new Map<string, Map<number, boolean>>();
   #savedSv = new Map<number, number>();
@@ -149,10 +154,14 @@ export class MeetingConnection {
     const doc = this.#meetingDoc;
     doc.getMap<Person>(MEETING_PEOPLE).observe(() => {
       for (const [id, p] of this.people) {
-        // An erasure this device missed while offline: drop its copy of those words too.
-        if (p.erased) {
+        // An erasure (perhaps one this device missed while offline): drop its copy of those words,
+        // then sync the voice afresh — it may still hold words its writer wrote down for someone
+        // else who confirmed them (SPEC 16), and those are that person's.
+        if (p.erased && !this.#refreshed.has(id)) {
+          this.#refreshed.add(id);
           if (this.voices.has(id)) this.#drop(id);
-        } else this.#voice(id);
+        }
+        this.#voice(id);
       }
     });
     doc.on('update', () => this.#changed());
@@ -464,7 +473,17 @@ export class MeetingConnection {
       if (docId === MEETING_DOC) {
         void this.clearLocal();
         for (const id of [...this.voices.keys()]) this.#drop(id);
-      } else this.#drop(docId);
+      } else {
+        this.#refreshed.add(docId);
+        this.#drop(docId);
+        this.#voice(docId);
+      }
+    });
+    s.on('closing', (reason) => {
+      // The server is about to disconnect this connection on purpose: the page can say why. (The
+      // one retry after a server-side close still runs; its handshake answers for good.)
+      this.closing = reason;
+      this.#changed();
     });
     s.on('presence', (here) => {
       this.here = here;
