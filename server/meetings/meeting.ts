@@ -66,6 +66,8 @@ export class Meeting {
   readonly meetingDoc = new Y.Doc();
   readonly #voices = new Map<string, Y.Doc>();
   readonly #presence: Presence;
+  /** Each document's whole state as a sync step 2, for newcomers; dropped on every change. */
+  readonly #whole = new Map<string, Uint8Array>();
   readonly #durable = new Map<string, Uint8Array>();
   readonly #docBytes = new Map<string, number>();
   /** Which participant each Yjs client id belongs to: the one in whose voice it first appeared. */
@@ -319,8 +321,23 @@ export class Meeting {
 
   // ── wiring: persistence, broadcast, order ────────────────────────────────────────────
 
+  /**
+   * The answer to a sync step 1. A newcomer (empty state vector) gets a cached encoding of the
+   * whole document, made once per change rather than once per joiner.
+   */
+  #step2(id: string, doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
+    if (stateVector.length !== 1 || stateVector[0] !== 0) return syncStep2(doc, stateVector);
+    let whole = this.#whole.get(id);
+    if (!whole) {
+      whole = syncStep2(doc);
+      this.#whole.set(id, whole);
+    }
+    return whole;
+  }
+
   #wire(doc: Y.Doc, id: string): void {
     doc.on('update', (update: Uint8Array, origin: Origin) => {
+      this.#whole.delete(id);
       if (origin === STORE) return;
       this.#queue.enqueue({ doc: id, update });
       // Shared at once, so the meeting stays live even while the disk is failing. A voice's writer
@@ -389,7 +406,7 @@ export class Meeting {
     switch (msg.kind) {
       case 'step1': {
         try {
-          return { ok: true, reply: syncStep2(doc, msg.stateVector) };
+          return { ok: true, reply: this.#step2(docId, doc, msg.stateVector) };
         } catch {
           return refuse(Refusal.malformed, 'The state vector could not be decoded.');
         }
