@@ -4,7 +4,7 @@
  * Each attempt must be refused with a clear reason (a `refused` event with the right code), the
  * target document's encoded state must be byte-identical before and after — on the server and on
  * every honest client — and the honest clients must carry on (write, converge, be saved).
- * Rule numbers are SPEC.md's.
+ * `[S1]` in a test name is SPEC.md's rule 1.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -144,7 +144,7 @@ const forgedSay = (text: string): VoiceEntry => ({
 describe.each(['participant', 'facilitator'] as const)(
   "a %s with a valid token cannot touch another person's words",
   (role) => {
-    it("SPEC rule 1: inserting into another person's voice document is refused (as an update and as a sync step 2)", async () => {
+    it("[S1] inserting into another person's voice document is refused (as an update and as a sync step 2)", async () => {
       const s = await scene(role);
       const target = s.attacker.replica(s.victim.me!);
       const insert = craft(target, (d) =>
@@ -168,7 +168,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it("SPEC rule 1: deleting from another person's voice document is refused", async () => {
+    it("[S1] deleting from another person's voice document is refused", async () => {
       const s = await scene(role);
       const target = s.attacker.replica(s.victim.me!);
       const deleteOne = craft(target, (d) => d.getArray(VOICE_LOG).delete(0, 1));
@@ -186,7 +186,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it("SPEC rule 1: overwriting a map key in another person's voice document is refused", async () => {
+    it("[S1] overwriting a map key in another person's voice document is refused", async () => {
       const s = await scene(role);
       const target = s.attacker.replica(s.victim.me!);
       const mapKey = craft(target, (d) => d.getMap('meta').set('name', 'Someone else'));
@@ -208,7 +208,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it('SPEC rule 2: renaming someone, ending the meeting or making oneself facilitator through the meeting document is refused', async () => {
+    it('[S2] renaming someone, ending the meeting or making oneself facilitator through the meeting document is refused', async () => {
       const s = await scene(role);
       const base = s.attacker.replica(MEETING_DOC);
       const rename = craft(base, (d) =>
@@ -227,7 +227,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it("SPEC rule 1: an update carrying another person's Yjs client id is refused, even in one's own document", async () => {
+    it("[S1] an update carrying another person's Yjs client id is refused, even in one's own document", async () => {
       const s = await scene(role);
       const victimClient = s.victim.voices.get(s.victim.me!)!.clientID;
       // The victim's client id is visible to everyone in the victim's document.
@@ -247,7 +247,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it('SPEC rule 6: an awareness message on another person\'s document is refused; nobody sees them "writing"', async () => {
+    it('[S6] an awareness message on another person\'s document is refused; nobody sees them "writing"', async () => {
       const s = await scene(role);
       const victimClient = s.victim.voices.get(s.victim.me!)!.clientID;
       const fake = awarenessMessage([{ clientID: victimClient, clock: 1, state: { typing: true } }]);
@@ -271,7 +271,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it('SPEC rule 6: an awareness client id bound to another connection is refused: it can neither show nor hide them', async () => {
+    it('[S6] an awareness client id bound to another connection is refused: it can neither show nor hide them', async () => {
       const s = await scene(role);
       const victimClient = s.victim.voices.get(s.victim.me!)!.clientID;
       s.victim.setTyping(true);
@@ -301,7 +301,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it("SPEC rule 6: another person's Yjs client id cannot be claimed for awareness before they use it", async () => {
+    it("[S6] another person's Yjs client id cannot be claimed for awareness before they use it", async () => {
       const s = await scene(role);
       // Anna has written (so her client id is in her document, for everyone to read) but has not typed yet.
       const victimClient = s.victim.voices.get(s.victim.me!)!.clientID;
@@ -319,7 +319,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await carryOn(s);
     });
 
-    it('SPEC rule 6: claiming another person\'s Yjs client id first cannot block their own "is writing…"', async () => {
+    it('[S6] claiming another person\'s Yjs client id first cannot block their own "is writing…"', async () => {
       const s = await scene(role);
       const victimClient = s.victim.voices.get(s.victim.me!)!.clientID;
       // Whether or not the server refuses this claim, it must not take Anna's indicator away from her.
@@ -336,7 +336,7 @@ describe.each(['participant', 'facilitator'] as const)(
       await until(() => others.every((c) => c.writing(s.victim.me!)), 'victim typing seen');
       await carryOn(s);
     });
-    it('SPEC rule 6: an awareness state that says more than "typing" (a name, a role) is refused', async () => {
+    it('[S6] an awareness state that says more than "typing" (a name, a role) is refused', async () => {
       const s = await scene(role);
       await expectRefused(
         s,
@@ -359,7 +359,7 @@ describe.each(['participant', 'facilitator'] as const)(
   },
 );
 
-describe("SPEC rules 3 and 4: one's own voice is append-only, whole or nothing", () => {
+describe("[S3][S4] one's own voice is append-only, whole or nothing", () => {
   it.each(['participant', 'facilitator'] as const)(
     'a %s cannot delete from, restructure or half-write their own log',
     async (role) => {
@@ -423,7 +423,7 @@ describe("SPEC rules 3 and 4: one's own voice is append-only, whole or nothing",
 });
 
 describe('a removed participant', () => {
-  it('SPEC rule 14: is disconnected at once, cannot come back by token or cookie, and their words stay, marked', async () => {
+  it('[S14] is disconnected at once, cannot come back by token or cookie, and their words stay, marked', async () => {
     const s = await scene('participant');
     const [facilitator] = s.honest;
     const own = craft(s.attacker.replica(s.attacker.me), (d) =>

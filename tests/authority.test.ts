@@ -54,7 +54,7 @@ async function end(c: MeetingConnection): Promise<void> {
   await until(() => c.state.status === 'ended', 'ended');
 }
 
-describe('who the meeting is about (SPEC 15) and erasing the whole record (SPEC 16)', () => {
+describe('[S15][S16] who the meeting is about and erasing the whole record', () => {
   it('[S15] saying "this meeting is about me" is an event everyone sees, and cannot be claimed after the end', async () => {
     const server = await startServer();
     const opened = await openMeeting(server);

@@ -58,7 +58,7 @@ async function people(server: TestServer, opened: Admission, n: number): Promise
 }
 
 describe('participants converge', () => {
-  it('two participants: every voice document identical everywhere, the same merged record in server order (SPEC rule 9)', async () => {
+  it('[S9] two participants: every voice document identical everywhere, the same merged record in server order', async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
     const [fac, anna] = (await people(server, opened, 2)) as [MeetingConnection, MeetingConnection];
@@ -124,7 +124,7 @@ describe('participants converge', () => {
 });
 
 describe('presence', () => {
-  it('join and leave are seen by all (SPEC rule 7)', async () => {
+  it('[S7] join and leave are seen by all', async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
     const conns = await people(server, opened, 4);
@@ -161,7 +161,7 @@ describe('presence', () => {
 });
 
 describe('amend, withdraw, answer', () => {
-  it("amend and withdraw of one's own words are seen by all, with every version kept (SPEC rule 3)", async () => {
+  it("[S3] amend and withdraw of one's own words are seen by all, with every version kept", async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
     const [a, b, c] = (await people(server, opened, 3)) as [MeetingConnection, MeetingConnection, MeetingConnection];
@@ -196,7 +196,7 @@ describe('amend, withdraw, answer', () => {
     expect(b.log(a.me!).map((e) => e.t)).toEqual(['say', 'say', 'amend', 'amend', 'withdraw']);
   });
 
-  it("nobody can amend or withdraw another person's words: such entries in one's own voice change nothing (SPEC rule 10)", async () => {
+  it("[S10] nobody can amend or withdraw another person's words: such entries in one's own voice change nothing", async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
     const [a, b] = (await people(server, opened, 2)) as [MeetingConnection, MeetingConnection];
@@ -254,7 +254,7 @@ describe('amend, withdraw, answer', () => {
 });
 
 describe("nobody writes another person's words", () => {
-  it("SPEC rule 1: a write to another participant's voice document is refused and changes nothing, on the server and on every client", async () => {
+  it("[S1] a write to another participant's voice document is refused and changes nothing, on the server and on every client", async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
     const [a, b] = (await people(server, opened, 2)) as [MeetingConnection, MeetingConnection];
@@ -304,7 +304,7 @@ describe("nobody writes another person's words", () => {
     await until(() => a.saved && b.saved, 'saved');
   });
 
-  it('SPEC rule 2: writes to the server-only meeting document are refused and change nothing', async () => {
+  it('[S2] writes to the server-only meeting document are refused and change nothing', async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
     const [a] = (await people(server, opened, 1)) as [MeetingConnection];

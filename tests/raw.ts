@@ -2,10 +2,11 @@
  * Raw protocol clients for tests: socket.io-client and Yjs used directly, the way a script (or an
  * attacker holding a valid token) would, with no help from the page's network module.
  */
+import * as encoding from 'lib0/encoding';
 import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { MEETING_DOC } from '../shared/ids.js';
-import { PROTOCOL_VERSION, type Refused, type Welcome } from '../shared/protocol.js';
+import { PROTOCOL_VERSION, Y_MESSAGE, type Refused, type Welcome } from '../shared/protocol.js';
 import { decodeYMessage, fromBase64, syncStep1, toBase64, type YMessage } from '../shared/wire.js';
 import { onCleanup, until } from './helpers.js';
 
@@ -43,10 +44,12 @@ export async function barrier(socket: YSocket, timeoutMs = 10_000): Promise<void
 export interface RawOptions {
   meetingId: string;
   token?: string;
-  /** Extra handshake headers, e.g. a session cookie. */
+  /** Extra handshake headers, e.g. a session cookie or an Origin. */
   headers?: Record<string, string>;
   /** Override the whole auth payload (hostile handshakes). */
   auth?: unknown;
+  /** HTTP long-polling instead of a WebSocket. */
+  polling?: boolean;
 }
 
 export interface ConnectFailure {
@@ -54,13 +57,22 @@ export interface ConnectFailure {
   message: string;
 }
 
-/** A raw participant: records what the server sends and keeps read-only replicas of documents. */
+/**
+ * A raw participant: records everything the server sends (refusals, decoded `y` messages and any
+ * it could not decode, how the handshake and the connection ended) and keeps read-only replicas
+ * of documents. The one raw Socket.IO client of the tests.
+ */
 export class RawClient {
   readonly socket: Socket;
   readonly refusals: Refused[] = [];
-  readonly received: Array<{ doc: string; msg: YMessage }> = [];
+  /** Every decodable `y` message, with its size on the wire (base64 characters). */
+  readonly received: Array<{ doc: string; msg: YMessage; chars: number }> = [];
+  /** `y` messages that did not decode (the server should never send one). */
+  readonly undecodable: Array<{ doc: string; message: string }> = [];
   readonly replicas = new Map<string, Y.Doc>();
   welcome: Welcome | null = null;
+  connectError: ConnectFailure | null = null;
+  disconnectReason: string | null = null;
   here: string[] = [];
   saved = new Map<string, Uint8Array>();
 
@@ -71,12 +83,16 @@ export class RawClient {
         meetingId: opts.meetingId,
         ...(opts.token ? { token: opts.token } : {}),
       }) as Record<string, unknown>,
-      transports: ['websocket'],
+      transports: opts.polling ? ['polling'] : ['websocket'],
       forceNew: true,
       reconnection: false,
       ...(opts.headers ? { extraHeaders: opts.headers } : {}),
     });
     this.socket.on('welcome', (w: Welcome) => (this.welcome = w));
+    this.socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
+      this.connectError = { code: err.data?.code, message: err.message };
+    });
+    this.socket.on('disconnect', (reason: string) => (this.disconnectReason = reason));
     this.socket.on('presence', (here: string[]) => (this.here = here));
     this.socket.on('refused', (r: Refused) => this.refusals.push(r));
     this.socket.on('saved', (doc: string, sv: string) => this.saved.set(doc, fromBase64(sv)));
@@ -85,9 +101,10 @@ export class RawClient {
       try {
         msg = decodeYMessage(fromBase64(message));
       } catch {
+        this.undecodable.push({ doc, message });
         return;
       }
-      this.received.push({ doc, msg });
+      this.received.push({ doc, msg, chars: message.length });
       if (msg.kind === 'step2' || msg.kind === 'update') Y.applyUpdate(this.replica(doc), msg.update);
     };
     this.socket.on('y', receive);
@@ -109,23 +126,15 @@ export class RawClient {
   }
 
   /** Resolves with null once welcomed, or with the connect error. */
-  outcome(timeoutMs = 10_000): Promise<ConnectFailure | null> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no connect outcome')), timeoutMs);
-      if (this.welcome) {
-        clearTimeout(timer);
-        resolve(null);
-        return;
-      }
-      this.socket.once('welcome', () => {
-        clearTimeout(timer);
-        resolve(null);
-      });
-      this.socket.once('connect_error', (err: Error & { data?: { code?: string } }) => {
-        clearTimeout(timer);
-        resolve({ code: err.data?.code, message: err.message });
-      });
-    });
+  async outcome(timeoutMs = 10_000): Promise<ConnectFailure | null> {
+    await until(() => this.welcome !== null || this.connectError !== null, 'connect outcome', timeoutMs);
+    return this.welcome ? null : this.connectError;
+  }
+
+  /** How the handshake ended, in one word: `welcome`, or the connect error's code. */
+  async verdict(timeoutMs = 10_000): Promise<string> {
+    const failure = await this.outcome(timeoutMs);
+    return failure ? (failure.code ?? 'no code') : 'welcome';
   }
 
   get me(): string {
@@ -169,6 +178,13 @@ export class RawClient {
     return this.refusals.slice(from);
   }
 
+  /** A control request, and its acknowledgement. */
+  ack(event: string, input: unknown, timeoutMs = 5000): Promise<unknown> {
+    return (
+      this.socket.timeout(timeoutMs) as unknown as { emitWithAck(e: string, i: unknown): Promise<unknown> }
+    ).emitWithAck(event, input);
+  }
+
   async waitFor(cond: () => boolean, what: string): Promise<void> {
     await until(cond, what);
   }
@@ -190,4 +206,22 @@ export function craft(
   const before = Y.encodeStateVector(doc);
   change(doc);
   return { update: Y.encodeStateAsUpdate(doc, before), doc };
+}
+
+/**
+ * An awareness message with one entry whose state is this JSON text, byte for byte. Every
+ * well-formed frame comes from shared/wire.ts (`awarenessMessage` writes JSON.stringify's spelling of
+ * a state); a hostile client need not spell it that way, e.g. it may pad a small state with
+ * whitespace.
+ */
+export function awarenessVerbatim(clientID: number, clock: number, json: string): Uint8Array {
+  const inner = encoding.createEncoder();
+  encoding.writeVarUint(inner, 1);
+  encoding.writeVarUint(inner, clientID);
+  encoding.writeVarUint(inner, clock);
+  encoding.writeVarString(inner, json);
+  const outer = encoding.createEncoder();
+  encoding.writeVarUint(outer, Y_MESSAGE.awareness);
+  encoding.writeVarUint8Array(outer, encoding.toUint8Array(inner));
+  return encoding.toUint8Array(outer);
 }

@@ -140,7 +140,7 @@ describe('restart durability (a real child process)', () => {
   );
 
   it(
-    'SIGKILL with words in flight: the open clients re-send them, and everyone converges on one record in one order (SPEC rule 9)',
+    '[S9] SIGKILL with words in flight: the open clients re-send them, and everyone converges on one record in one order',
     { timeout: 90_000 },
     async () => {
       const dataDir = await tempDir();

@@ -11,7 +11,7 @@ import { api, connect, converged, join, joinAs, openMeeting, startServer, until 
 const find = (c: MeetingConnection, text: string): ItemView | undefined =>
   [...c.record().byRef.values()].find((i) => i.text === text || i.versions.some((v) => v.text === text));
 
-describe('speaking through someone else (SPEC 11)', () => {
+describe('[S11] speaking through someone else', () => {
   it('a scribe writes for a person without a device; the words are theirs, unconfirmed until they confirm', async () => {
     const server = await startServer();
     const opened = await openMeeting(server, 'Maria');
@@ -82,7 +82,7 @@ describe('disagreement is kept', () => {
   });
 });
 
-describe('reflecting conversations (SPEC 13)', () => {
+describe('[S13] reflecting conversations', () => {
   it('marks contributions during a reflection and links the response to it', async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
@@ -136,7 +136,7 @@ describe('reflecting conversations (SPEC 13)', () => {
   });
 });
 
-describe('decisions made together (SPEC 12)', () => {
+describe('[S12] decisions made together', () => {
   it('shows every position, dissent included, and who has not yet said', async () => {
     const server = await startServer();
     const opened = await openMeeting(server);
@@ -179,7 +179,7 @@ describe('decisions made together (SPEC 12)', () => {
   });
 });
 
-describe('facilitation without power over words (SPEC 14)', () => {
+describe('[S14] facilitation without power over words', () => {
   it('only facilitators lock, hand over, remove and end; each action is in the record; words stay', async () => {
     const server = await startServer();
     const opened = await openMeeting(server, 'Maria');
@@ -224,7 +224,7 @@ describe('facilitation without power over words (SPEC 14)', () => {
   });
 });
 
-describe('a facilitator cannot change another person’s words (SPEC 1, 14)', () => {
+describe('[S1][S14] a facilitator cannot change another person’s words', () => {
   it('has no request that touches a voice document', async () => {
     const server = await startServer();
     const opened = await openMeeting(server);

@@ -18,17 +18,8 @@ export { freePort, spawnServer, type Child, type Exit } from '../child.js';
 
 export const root = path.resolve(import.meta.dirname, '..', '..');
 
-/** Small, fast, seedable PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' one seeded random source (mulberry32), shared with the fuzz test. */
+export { prng } from '../prng.js';
 
 /** A seed from the environment (to replay a run) or from the clock; always printed by the caller. */
 export function seedFrom(envName: string): number {
