@@ -447,6 +447,39 @@ export function buildRecord(
   return { items, timeline, byRef };
 }
 
+/** Keys that mean something to JavaScript itself: never part of the record's data. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Whether `x` is plain JSON data: null, strings, booleans, finite numbers, arrays and objects whose
+ * prototype is the plain one, holding only own, enumerable data properties, none of them named
+ * `__proto__`, `constructor` or `prototype`, at any depth (SPEC 5). lib0's decoder turns an encoded
+ * `__proto__` key into the object's prototype (and one holding `null` into a null prototype), so any
+ * other prototype means the data was crafted to be read through it; nothing here reads inherited
+ * properties.
+ */
+export function isPlainData(x: unknown, depth = 0): boolean {
+  if (x === null || typeof x === 'string' || typeof x === 'boolean') return true;
+  if (typeof x === 'number') return Number.isFinite(x);
+  if (typeof x !== 'object' || depth > 16) return false;
+  const proto: unknown = Object.getPrototypeOf(x);
+  if (Array.isArray(x)) {
+    if (proto !== Array.prototype) return false;
+  } else if (proto !== Object.prototype) return false;
+  for (const key of Reflect.ownKeys(x)) {
+    if (typeof key !== 'string' || RESERVED_KEYS.has(key)) return false;
+    const d = Object.getOwnPropertyDescriptor(x, key);
+    if (Array.isArray(x) && key === 'length') continue;
+    if (!d || !('value' in d) || !d.enumerable || !isPlainData(d.value, depth + 1)) return false;
+  }
+  return true;
+}
+
+/** Whether `raw` is a record entry: plain data (own properties only) of the schema's shape. */
+export function isVoiceEntry(raw: unknown): raw is VoiceEntry {
+  return isPlainData(raw) && v.is(VoiceEntrySchema, raw);
+}
+
 /**
  * Entries in a Yjs document never change once written, so each is checked against the schema
  * once: the record is rebuilt on every change, and re-checking 10,000 entries each time would
@@ -457,7 +490,8 @@ function validEntry(raw: unknown): VoiceEntry | null {
   if (typeof raw !== 'object' || raw === null) return null;
   let entry = checked.get(raw);
   if (entry === undefined) {
-    const parsed = v.safeParse(VoiceEntrySchema, raw);
+    // Own properties only: an entry read through a crafted prototype is no entry (SPEC 5).
+    const parsed = isPlainData(raw) ? v.safeParse(VoiceEntrySchema, raw) : { success: false as const };
     entry = parsed.success ? parsed.output : null;
     checked.set(raw, entry);
   }

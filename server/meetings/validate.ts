@@ -7,13 +7,13 @@
  * - delete nothing (amending or withdrawing is a new entry; the history stays visible);
  * - depend only on what the server already has (no gaps, no unknown origins), so Yjs integrates
  *   it completely instead of parking part of it as "pending";
- * - carry entries that match the record model's schema (shared/record.ts).
+ * - carry entries that are plain JSON data (own properties, plain prototype, no `__proto__`,
+ *   `constructor` or `prototype` keys) matching the record model's schema (shared/record.ts).
  * Who may write which document is decided before this (only the owner writes their voice).
  */
-import * as v from 'valibot';
 import * as Y from 'yjs';
 import { Refusal, type RefusalCode } from '../../shared/protocol.js';
-import { VOICE_LOG, VoiceEntrySchema, type VoiceEntry } from '../../shared/record.js';
+import { VOICE_LOG, isVoiceEntry, type VoiceEntry } from '../../shared/record.js';
 
 export interface Problem {
   code: RefusalCode;
@@ -118,7 +118,8 @@ function check(
       if (i >= already) fresh.push(entry as VoiceEntry);
     });
     for (const entry of s.content.arr) {
-      if (!v.is(VoiceEntrySchema, entry)) {
+      // Plain JSON data, own properties only (lib0 makes an encoded `__proto__` key the prototype).
+      if (!isVoiceEntry(entry)) {
         return { code: Refusal.malformed, message: 'An entry does not have the shape of a record entry.' };
       }
     }
