@@ -108,3 +108,76 @@ describe('[S5] entries are plain JSON data', () => {
     ).toBe(1);
   });
 });
+
+/** One update holding the blocks of several single-client updates, as they are (no merging). */
+function concatBlocks(...updates: Uint8Array[]): Uint8Array {
+  const blocks = updates.map((u) => {
+    // A one-client update with no deletions: [1] block [0].
+    expect([u[0], u[u.length - 1]]).toEqual([1, 0]);
+    return u.slice(1, -1);
+  });
+  return Uint8Array.from([updates.length, ...blocks.flatMap((b) => [...b]), 0]);
+}
+
+describe('[S4] whole or nothing: what is counted is what Yjs integrates', () => {
+  it('[S4][S9] two blocks for one Yjs client are refused whole: no phantom entry, no order mark', async () => {
+    const s = await scene();
+    const base = s.writer.replica(s.writer.me);
+    const client = 424242;
+    const phantom = craft(base, (d) => d.getArray(VOICE_LOG).push([say('phantom', 'phantom1')]), client).update;
+    const real = craft(base, (d) => d.getArray(VOICE_LOG).push([say('real', 'realreal')]), client).update;
+    // The same clock twice (Yjs would integrate only the second block)…
+    await expectRefused(s, concatBlocks(phantom, real), Refusal.malformed);
+    // …and two blocks of one client one after the other (Yjs would keep only the second, and park it as pending).
+    const { doc: one, update: first } = craft(
+      base,
+      (d) => d.getArray(VOICE_LOG).push([say('first', 'firstone')]),
+      client,
+    );
+    const sv = Y.encodeStateVector(one);
+    one.getArray(VOICE_LOG).push([say('second', 'secondtw')]);
+    const second = Y.encodeStateAsUpdate(one, sv);
+    await expectRefused(s, concatBlocks(first, second), Refusal.malformed);
+    expect(s.serverDoc(MEETING_DOC).getArray('order').length).toBe(0);
+    // The honest way still works, and an entry later using the phantom's id is placed when it arrives.
+    s.watcher.say('other words in between');
+    await until(() => s.serverDoc(MEETING_DOC).getArray('order').length === 1, 'the watcher is placed');
+    s.writer.send(
+      s.writer.me,
+      syncUpdate(craft(base, (d) => d.getArray(VOICE_LOG).push([say('phantom', 'phantom1')]), client).update),
+    );
+    await until(() => s.watcher.record().items.length === 2, 'both placed');
+    expect(s.watcher.record().items.map((i) => i.text)).toEqual(['other words in between', 'phantom']);
+    expect(s.writer.refusals).toHaveLength(2);
+  });
+});
+
+describe('[S4] an entry id names one entry of a voice', () => {
+  it('[S4] reusing an entry id (already in the voice, or twice in one update) is refused; re-sending is not reuse', async () => {
+    const s = await scene();
+    const base = s.writer.replica(s.writer.me);
+    const first = craft(base, (d) => d.getArray(VOICE_LOG).push([say('the first words', 'sameid01')]));
+    s.writer.send(s.writer.me, syncUpdate(first.update));
+    await until(() => s.watcher.record().items.length === 1, 'first placed');
+    await s.writer.pull(s.writer.me);
+    const now = s.writer.replica(s.writer.me);
+    await expectRefused(
+      s,
+      craft(now, (d) => d.getArray(VOICE_LOG).push([say('the same id again', 'sameid01')])).update,
+      Refusal.malformed,
+    );
+    await expectRefused(
+      s,
+      craft(now, (d) => d.getArray(VOICE_LOG).push([say('twice', 'twiceid1'), say('twice again', 'twiceid1')])).update,
+      Refusal.malformed,
+    );
+    // A device's sync step 2 re-sends what the server has (same client and clock): no refusal, no new mark.
+    const before = encoded(s.serverDoc(MEETING_DOC));
+    s.writer.send(s.writer.me, syncUpdate(first.update));
+    s.writer.send(s.writer.me, syncUpdate(Y.encodeStateAsUpdate(first.doc)));
+    await s.writer.barrier();
+    expect(s.writer.refusals.map((r) => r.code)).toEqual([Refusal.malformed, Refusal.malformed]);
+    expect(encoded(s.serverDoc(MEETING_DOC))).toEqual(before);
+    expect((await s.exported()).items.map((i) => i.text)).toEqual(['the first words']);
+  });
+});

@@ -11,6 +11,7 @@
  *   `constructor` or `prototype` keys) matching the record model's schema (shared/record.ts).
  * Who may write which document is decided before this (only the owner writes their voice).
  */
+import * as decoding from 'lib0/decoding';
 import * as Y from 'yjs';
 import { Refusal, type RefusalCode } from '../../shared/protocol.js';
 import { VOICE_LOG, isVoiceEntry, type VoiceEntry } from '../../shared/record.js';
@@ -71,9 +72,15 @@ function check(
       message: 'A voice record is append-only: an update may not delete anything. Amend or withdraw with a new entry.',
     };
   }
-  // How far the server's copy plus this update reach, per Yjs client.
+  // How far the server's copy plus this update reach, per Yjs client. Yjs integrates one block of
+  // structs per client (a second block for the same client replaces the first), so the structs of
+  // each client must form one run, each starting where the one before ended: then what is counted
+  // as new below is exactly what Yjs integrates.
   const reach = new Map<number, number>();
   const known = (client: number): number => reach.get(client) ?? Y.getState(doc.store, client);
+  const runs = new Map<number, Y.Item[]>();
+  const ends = new Map<number, number>();
+  let previous: number | null = null;
   for (const s of structs) {
     if (!(s instanceof Y.Item)) {
       return { code: Refusal.malformed, message: 'Only new entries may be added to a voice record.' };
@@ -82,16 +89,37 @@ function check(
     if (!mayUse(client)) {
       return { code: Refusal.notYourDocument, message: "That Yjs client id belongs to someone else's voice." };
     }
+    const run = runs.get(client);
+    if (run && (previous !== client || clock !== ends.get(client))) {
+      return {
+        code: Refusal.malformed,
+        message: 'The update holds overlapping or separate blocks of edits for one Yjs client.',
+      };
+    }
     if (clock > known(client)) {
       return {
         code: Refusal.missingDependencies,
         message: 'The update depends on earlier edits the server does not have.',
       };
     }
+    if (run) run.push(s);
+    else runs.set(client, [s]);
+    previous = client;
+    ends.set(client, clock + s.length);
     reach.set(client, Math.max(known(client), clock + s.length));
+  }
+  // Decoding lists the structs of every block; Yjs keeps one block per client. So there must be
+  // exactly one block per client (no second one, no empty one).
+  if (decoding.readVarUint(decoding.createDecoder(update)) !== runs.size) {
+    return {
+      code: Refusal.malformed,
+      message: 'The update holds overlapping or separate blocks of edits for one Yjs client.',
+    };
   }
   const fresh: VoiceEntry[] = [];
   const clients = new Set<number>();
+  const ids = entryIds(doc);
+  const freshIds = new Set<string>();
   for (const s of structs as Y.Item[]) {
     clients.add(s.id.client);
     if (!(s.content instanceof Y.ContentAny) || s.parentSub !== null) {
@@ -113,16 +141,95 @@ function check(
         };
       }
     }
-    const already = Math.max(0, Y.getState(doc.store, s.id.client) - s.id.clock);
-    s.content.arr.forEach((entry, i) => {
-      if (i >= already) fresh.push(entry as VoiceEntry);
-    });
     for (const entry of s.content.arr) {
       // Plain JSON data, own properties only (lib0 makes an encoded `__proto__` key the prototype).
       if (!isVoiceEntry(entry)) {
         return { code: Refusal.malformed, message: 'An entry does not have the shape of a record entry.' };
       }
     }
+    const already = Math.max(0, Y.getState(doc.store, s.id.client) - s.id.clock);
+    for (const [i, entry] of (s.content.arr as VoiceEntry[]).entries()) {
+      if (i < already) continue;
+      // An entry id names one entry of the voice for good: a second entry under it would be
+      // invisible (the record shows the first), and its order mark would place the first.
+      if (ids.has(entry.id) || freshIds.has(entry.id)) {
+        return {
+          code: Refusal.malformed,
+          message: 'An entry with this id is already in your record. Every entry needs its own id.',
+        };
+      }
+      freshIds.add(entry.id);
+      fresh.push(entry);
+    }
+  }
+  if (!integratesWhole(doc, runs)) {
+    return {
+      code: Refusal.missingDependencies,
+      message: 'The update refers to edits that cannot be placed before it.',
+    };
   }
   return { fresh, clients };
+}
+
+/**
+ * Whether Yjs can integrate every struct of the update, each after what it refers to: a
+ * simulation of its integration order, so references in a cycle (or forward, within one client)
+ * are refused rather than parked as "pending" and half-applied.
+ */
+function integratesWhole(doc: Y.Doc, runs: ReadonlyMap<number, readonly Y.Item[]>): boolean {
+  const state = new Map<number, number>();
+  const at = (client: number) => state.get(client) ?? Y.getState(doc.store, client);
+  const next = new Map<number, number>([...runs.keys()].map((c) => [c, 0]));
+  let left = 0;
+  for (const run of runs.values()) left += run.length;
+  let progress = true;
+  while (left > 0 && progress) {
+    progress = false;
+    for (const [client, run] of runs) {
+      let i = next.get(client)!;
+      while (i < run.length) {
+        const s = run[i]!;
+        const ready = [s.origin, s.rightOrigin].every((o) => !o || o.clock < at(o.client));
+        if (!ready || s.id.clock > at(client)) break;
+        state.set(client, Math.max(at(client), s.id.clock + s.length));
+        i++;
+        left--;
+        progress = true;
+      }
+      next.set(client, i);
+    }
+  }
+  return left === 0;
+}
+
+/**
+ * The entry ids of a voice's log, kept current as updates are applied (cost per update grows
+ * with the update, never with the document). Ids of erased entries stay taken.
+ */
+const idsOf = new WeakMap<Y.Doc, Set<string>>();
+function entryIds(doc: Y.Doc): Set<string> {
+  let ids = idsOf.get(doc);
+  if (ids) return ids;
+  const set = new Set<string>();
+  const add = (entry: unknown) => {
+    if (isVoiceEntry(entry)) set.add(entry.id);
+  };
+  for (const entry of doc.getArray<unknown>(VOICE_LOG).toArray()) add(entry);
+  doc.on('afterTransaction', (tr: Y.Transaction) => {
+    for (const [client, after] of tr.afterState) {
+      const before = tr.beforeState.get(client) ?? 0;
+      if (after <= before) continue;
+      const structs = doc.store.clients.get(client) ?? [];
+      for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
+        const s = structs[i]!;
+        if (!(s instanceof Y.Item) || !(s.content instanceof Y.ContentAny)) continue;
+        s.content.arr.forEach((entry, k) => {
+          if (s.id.clock + k >= before) add(entry);
+        });
+      }
+    }
+  });
+  ids = set;
+  idsOf.set(doc, ids);
+  return ids;
 }
