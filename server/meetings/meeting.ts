@@ -38,7 +38,7 @@ import {
 } from '../../shared/wire.js';
 import type { Clock, Log } from '../context.js';
 import type { DocUpdate, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
-import { checkVoiceUpdate, type Problem } from './validate.js';
+import { carriesNothingNew, checkVoiceUpdate, type Problem } from './validate.js';
 
 /** Who made a Yjs transaction: persistence and broadcast never echo or re-save by accident. */
 export type Origin =
@@ -365,6 +365,9 @@ export class Meeting {
       }
       case 'step2':
       case 'update': {
+        // A device's answer to the server's sync step 1 that holds nothing new changes nothing:
+        // accepted as a no-op for any document, so a stock y-protocols client just works (SPEC 1, 2).
+        if (carriesNothingNew(doc, msg.update)) return { ok: true };
         if (docId !== participantId) {
           return refuse(
             Refusal.notYourDocument,

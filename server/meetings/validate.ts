@@ -35,6 +35,26 @@ export function checkVoiceUpdate(
 }
 
 /**
+ * Whether an update (or sync step 2) holds nothing the server's copy of `doc` lacks: every struct
+ * within what the server has, every deletion one the server made. A stock y-protocols client
+ * answers the server's sync step 1 with such a step 2, for any document it holds: applying it
+ * would change nothing, so it is accepted as a no-op whoever owns the document (SPEC 1, 2).
+ * Anything that cannot be decoded is not "nothing new" (the checks that follow refuse it).
+ */
+export function carriesNothingNew(doc: Y.Doc, update: Uint8Array): boolean {
+  let decoded: ReturnType<typeof Y.decodeUpdate>;
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch {
+    return false;
+  }
+  for (const s of decoded.structs) {
+    if (s.id.clock + s.length > Y.getState(doc.store, s.id.client)) return false;
+  }
+  return decoded.ds.clients.size === 0 || alreadyDeleted(doc, decoded.ds);
+}
+
+/**
  * Whether every deletion in `ds` is one the server already made (an erasure): a device's sync
  * step 2 always carries every deletion it knows, so those must pass; any other deletion is refused.
  */
