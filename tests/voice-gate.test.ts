@@ -152,6 +152,33 @@ describe('[S4] whole or nothing: what is counted is what Yjs integrates', () => 
   });
 });
 
+describe('[S4] whole updates across clients', () => {
+  it('[S4] one update with two clients referring to each other in turn (a reloaded device) is accepted whole', async () => {
+    const s = await scene();
+    const base = s.writer.replica(s.writer.me);
+    const d = new Y.Doc();
+    Y.applyUpdate(d, Y.encodeStateAsUpdate(base));
+    const sv = Y.encodeStateVector(d);
+    const log = d.getArray<VoiceEntry>(VOICE_LOG);
+    d.clientID = 1001;
+    log.push([say('one, before the reload')]);
+    d.clientID = 1002;
+    log.push([say('two, after the reload')]);
+    d.clientID = 1001;
+    log.push([say('three, the old tab again')]);
+    s.writer.send(s.writer.me, syncUpdate(Y.encodeStateAsUpdate(d, sv)));
+    await until(() => s.watcher.record().items.length === 3, 'all three placed');
+    // (Within one update the order marks follow the update's client blocks, not the log.)
+    expect(
+      s.watcher
+        .record()
+        .items.map((i) => i.text)
+        .sort(),
+    ).toEqual(['one, before the reload', 'three, the old tab again', 'two, after the reload']);
+    expect(s.writer.refusals).toEqual([]);
+  });
+});
+
 describe('[S4] an entry id names one entry of a voice', () => {
   it('[S4] reusing an entry id (already in the voice, or twice in one update) is refused; re-sending is not reuse', async () => {
     const s = await scene();
