@@ -77,6 +77,35 @@ describe('[S4] a refused change is given back, and the device carries on', () =>
     expect(given).toHaveLength(1);
   });
 
+  it('[S4] words written offline after a bad change arrive on reconnecting (the sync step 2 is refused whole)', async () => {
+    const opened = await openMeeting(server, 'Opener');
+    const a = await connect(server, opened);
+    const b = await joinAs(server, opened, 'Ben');
+    const given: string[][] = [];
+    a.onRefusedWords((t) => given.push(t));
+    a.say('Online first.');
+    await until(() => texts(b).includes('Online first.') && a.saved, 'online words saved');
+    a.socket.disconnect();
+    await until(() => a.status === 'offline', 'offline');
+    const tooLong = 'y'.repeat(LIMITS.textChars + 10);
+    a.voices
+      .get(a.me!)!
+      .getArray(VOICE_LOG)
+      .push([{ t: 'say', id: randomEntryId(), text: tooLong, at: Date.now() }]);
+    a.say('Written offline, after the bad change.');
+    a.socket.connect();
+    await until(
+      () => texts(b).includes('Written offline, after the bad change.') && converged([a, b]) && a.saved,
+      () => `b has ${JSON.stringify(texts(b))}`,
+    );
+    expect(given).toEqual([[tooLong]]);
+    a.say('And after reconnecting.');
+    await until(() => texts(b).includes('And after reconnecting.') && converged([a, b]), 'later words arrive');
+    expect(texts(b).sort()).toEqual(
+      ['And after reconnecting.', 'Online first.', 'Written offline, after the bad change.'].sort(),
+    );
+  });
+
   it('[S4] a malformed entry with no words is dropped; what follows still arrives', async () => {
     const opened = await openMeeting(server, 'Opener');
     const a = await connect(server, opened);
