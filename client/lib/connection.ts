@@ -8,6 +8,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { MEETING_DOC, isId, randomEntryId } from '../../shared/ids.js';
+import { LIMITS } from '../../shared/limits.js';
 import {
   PROTOCOL_VERSION,
   type AckOf,
@@ -497,7 +498,22 @@ export class MeetingConnection {
     }
     reset.old.destroy();
     this.#resent = new Set(again.map((e) => e.id));
-    for (const entry of again) log.push([{ ...entry }]);
+    // Sent again in a few updates (not one per entry: the rate limit counts messages), each well
+    // under the message size limit.
+    let batch: VoiceEntry[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (batch.length > 0) log.push(batch);
+      batch = [];
+      bytes = 0;
+    };
+    for (const entry of again) {
+      const size = JSON.stringify(entry).length * 3;
+      if (bytes + size > LIMITS.messageBytes / 4) flush();
+      batch.push({ ...entry });
+      bytes += size;
+    }
+    flush();
     if (refused.length > 0) {
       this.refusedWords.push(...refused);
       for (const fn of this.#refusedWordsListeners) fn(refused);
