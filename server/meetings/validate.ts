@@ -136,7 +136,7 @@ function check(
       message: 'The update holds overlapping or separate blocks of edits for one Yjs client.',
     };
   }
-  const fresh: VoiceEntry[] = [];
+  const freshOf = new Map<Y.Item, VoiceEntry[]>();
   const clients = new Set<number>();
   const ids = entryIds(doc);
   const freshIds = new Set<string>();
@@ -179,24 +179,31 @@ function check(
         };
       }
       freshIds.add(entry.id);
-      fresh.push(entry);
+      const list = freshOf.get(s) ?? [];
+      list.push(entry);
+      freshOf.set(s, list);
     }
   }
-  if (!integratesWhole(doc, runs)) {
+  const order = integrationOrder(doc, runs);
+  if (!order) {
     return {
       code: Refusal.missingDependencies,
       message: 'The update refers to edits that cannot be placed before it.',
     };
   }
+  // New entries in the order Yjs integrates them, each after what it refers to: for entries
+  // appended one after another (on one or several clients) that is the order they were written.
+  const fresh = order.flatMap((s) => freshOf.get(s) ?? []);
   return { fresh, clients };
 }
 
 /**
- * Whether Yjs can integrate every struct of the update, each after what it refers to: a
- * simulation of its integration order, so references in a cycle (or forward, within one client)
- * are refused rather than parked as "pending" and half-applied.
+ * An order in which Yjs can integrate every struct of the update, each after what it refers to
+ * (null if there is none): a simulation of its integration, so references in a cycle (or forward,
+ * within one client) are refused rather than parked as "pending" and half-applied.
  */
-function integratesWhole(doc: Y.Doc, runs: ReadonlyMap<number, readonly Y.Item[]>): boolean {
+function integrationOrder(doc: Y.Doc, runs: ReadonlyMap<number, readonly Y.Item[]>): Y.Item[] | null {
+  const order: Y.Item[] = [];
   const state = new Map<number, number>();
   const at = (client: number) => state.get(client) ?? Y.getState(doc.store, client);
   const next = new Map<number, number>([...runs.keys()].map((c) => [c, 0]));
@@ -212,6 +219,7 @@ function integratesWhole(doc: Y.Doc, runs: ReadonlyMap<number, readonly Y.Item[]
         const ready = [s.origin, s.rightOrigin].every((o) => !o || o.clock < at(o.client));
         if (!ready || s.id.clock > at(client)) break;
         state.set(client, Math.max(at(client), s.id.clock + s.length));
+        order.push(s);
         i++;
         left--;
         progress = true;
@@ -219,7 +227,7 @@ function integratesWhole(doc: Y.Doc, runs: ReadonlyMap<number, readonly Y.Item[]
       next.set(client, i);
     }
   }
-  return left === 0;
+  return left === 0 ? order : null;
 }
 
 /**
