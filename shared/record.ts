@@ -252,8 +252,13 @@ export interface ItemView {
   at: number | null;
   /** Writer's device time (shown when it differs from `at`: written offline). */
   writtenAt: number;
-  /** Position in server-observed order; null while not yet received. */
+  /** Index of its order mark (the server counts every entry); null while not yet received. */
   seq: number | null;
+  /**
+   * Its place in the record's one sequence of items (answers included) and meeting events, as they
+   * happened: 0, 1, 2… shared with `RecordView.eventPos`. Items not yet received come last.
+   */
+  pos: number;
   re: string | null;
   view: 'answer' | 'different' | null;
   answers: ItemView[];
@@ -269,13 +274,16 @@ export interface ItemView {
   decision: { outcome: 'decided' | 'open'; text: string; at: number | null } | null;
 }
 
-export type TimelineEntry = { kind: 'item'; item: ItemView } | { kind: 'event'; event: MeetingEvent };
+export type TimelineEntry =
+  { kind: 'item'; item: ItemView; pos: number } | { kind: 'event'; event: MeetingEvent; pos: number };
 
 export interface RecordView {
   /** Top-level contributions in server-observed order; not-yet-received ones last. */
   items: ItemView[];
-  /** Top-level items and meeting events, interleaved in the order they happened. */
+  /** Top-level items and meeting events, interleaved in the order they happened (by `pos`). */
   timeline: TimelineEntry[];
+  /** Each meeting event's place (by id) in the same sequence as `ItemView.pos`. */
+  eventPos: Map<string, number>;
   /** Every item by reference, answers included. */
   byRef: Map<string, ItemView>;
 }
@@ -375,6 +383,7 @@ export function buildRecord(
           at,
           writtenAt: entry.at,
           seq: seqOf.get(ref) ?? null,
+          pos: 0,
           re: entry.re ?? null,
           view: entry.re ? (entry.view ?? 'answer') : null,
           answers: [],
@@ -464,17 +473,57 @@ export function buildRecord(
     else items.push(item);
   }
 
-  const timeline: TimelineEntry[] = [];
-  let e = 0;
+  // One sequence of every item and event: an event with `seq` s happened when s order marks
+  // existed, so it comes before the item whose mark is at index s (and after those before it).
   const sortedEvents = [...events].sort((a, b) => a.seq - b.seq);
-  for (const item of items) {
-    const pos = item.seq ?? Number.POSITIVE_INFINITY;
-    while (e < sortedEvents.length && sortedEvents[e]!.seq <= pos)
-      timeline.push({ kind: 'event', event: sortedEvents[e++]! });
-    timeline.push({ kind: 'item', item });
+  const eventPos = new Map<string, number>();
+  let pos = 0;
+  let e = 0;
+  for (const item of byRef.values()) {
+    const at = item.seq ?? Number.POSITIVE_INFINITY;
+    while (e < sortedEvents.length && sortedEvents[e]!.seq <= at) eventPos.set(sortedEvents[e++]!.id, pos++);
+    item.pos = pos++;
   }
-  while (e < sortedEvents.length) timeline.push({ kind: 'event', event: sortedEvents[e++]! });
-  return { items, timeline, byRef };
+  while (e < sortedEvents.length) eventPos.set(sortedEvents[e++]!.id, pos++);
+
+  const timeline: TimelineEntry[] = [
+    ...items.map((item) => ({ kind: 'item' as const, item, pos: item.pos })),
+    ...sortedEvents.map((event) => ({ kind: 'event' as const, event, pos: eventPos.get(event.id)! })),
+  ].sort((a, b) => a.pos - b.pos);
+  return { items, timeline, byRef, eventPos };
+}
+
+/** Keys that mean something to JavaScript itself: never part of the record's data. */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Whether `x` is plain JSON data: null, strings, booleans, finite numbers, arrays and objects whose
+ * prototype is the plain one, holding only own, enumerable data properties, none of them named
+ * `__proto__`, `constructor` or `prototype`, at any depth (SPEC 5). lib0's decoder turns an encoded
+ * `__proto__` key into the object's prototype (and one holding `null` into a null prototype), so any
+ * other prototype means the data was crafted to be read through it; nothing here reads inherited
+ * properties.
+ */
+export function isPlainData(x: unknown, depth = 0): boolean {
+  if (x === null || typeof x === 'string' || typeof x === 'boolean') return true;
+  if (typeof x === 'number') return Number.isFinite(x);
+  if (typeof x !== 'object' || depth > 16) return false;
+  const proto: unknown = Object.getPrototypeOf(x);
+  if (Array.isArray(x)) {
+    if (proto !== Array.prototype) return false;
+  } else if (proto !== Object.prototype) return false;
+  for (const key of Reflect.ownKeys(x)) {
+    if (typeof key !== 'string' || RESERVED_KEYS.has(key)) return false;
+    const d = Object.getOwnPropertyDescriptor(x, key);
+    if (Array.isArray(x) && key === 'length') continue;
+    if (!d || !('value' in d) || !d.enumerable || !isPlainData(d.value, depth + 1)) return false;
+  }
+  return true;
+}
+
+/** Whether `raw` is a record entry: plain data (own properties only) of the schema's shape. */
+export function isVoiceEntry(raw: unknown): raw is VoiceEntry {
+  return isPlainData(raw) && v.is(VoiceEntrySchema, raw);
 }
 
 /**
@@ -487,7 +536,8 @@ function validEntry(raw: unknown): VoiceEntry | null {
   if (typeof raw !== 'object' || raw === null) return null;
   let entry = checked.get(raw);
   if (entry === undefined) {
-    const parsed = v.safeParse(VoiceEntrySchema, raw);
+    // Own properties only: an entry read through a crafted prototype is no entry (SPEC 5).
+    const parsed = isPlainData(raw) ? v.safeParse(VoiceEntrySchema, raw) : { success: false as const };
     entry = parsed.success ? parsed.output : null;
     checked.set(raw, entry);
   }

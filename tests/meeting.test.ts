@@ -313,7 +313,9 @@ describe("nobody writes another person's words", () => {
       token: (await join(server, opened, 'Mallory')).personalToken,
     });
     const meetingDoc = () => server.app.meetings.peek(opened.meetingId)!.meetingDoc;
-    await until(() => a.people.size === 2, 'people listed');
+    // Something in the order, so that deleting it is a change (an update that changes nothing is a no-op).
+    a.say('Placed in the order.');
+    await until(() => a.people.size === 2 && a.order.length === 1, 'people listed, words placed');
     await barrier(a.socket);
     const base = await mallory.pull(MEETING_DOC);
     await server.app.meetings.peek(opened.meetingId)!.flushed();

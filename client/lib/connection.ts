@@ -8,6 +8,7 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket
 import { IndexeddbPersistence } from 'y-indexeddb';
 import * as Y from 'yjs';
 import { MEETING_DOC, isId, randomEntryId } from '../../shared/ids.js';
+import { LIMITS } from '../../shared/limits.js';
 import {
   PROTOCOL_VERSION,
   type AckOf,
@@ -24,6 +25,7 @@ import {
   MEETING_STATE,
   VOICE_LOG,
   buildRecord,
+  isVoiceEntry,
   type MeetingEvent,
   type MeetingState,
   type OrderMark,
@@ -90,6 +92,26 @@ function holdsMore(doc: Y.Doc, sv: Uint8Array): boolean {
 /** Origin of updates that came from the server (never sent back). */
 const REMOTE = Symbol('remote');
 
+/**
+ * Refusals of one's own updates after which this device's voice no longer matches the server's
+ * (every later update would depend on what was refused): the voice is reset to the server's state.
+ * (`meeting-ended` and `erased` are not among them: nothing more can be written then.)
+ */
+const RESET_ON: ReadonlySet<string> = new Set([
+  'malformed',
+  'missing-dependencies',
+  'too-large',
+  'rate-limited',
+  'not-your-document',
+]);
+
+/** The words of an entry (or of something that is not a valid entry), if it holds any. */
+function wordsOf(raw: unknown): string | null {
+  if (typeof raw !== 'object' || raw === null || !Object.hasOwn(raw, 'text')) return null;
+  const text: unknown = (raw as { text: unknown }).text;
+  return typeof text === 'string' && text.trim() ? text : null;
+}
+
 export class MeetingConnection {
   #meetingDoc = new Y.Doc();
   readonly voices = new Map<string, Y.Doc>();
@@ -118,6 +140,16 @@ export class MeetingConnection {
   #serverCloses = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #typingNow = false;
+  /** Sync step 1s sent for one's own voice on this connection, and step 2 answers received. */
+  #ownAsked = 0;
+  #ownAnswered = 0;
+  /** A reset of one's own voice under way: the old copy, and the answer that completes it. */
+  #reset: { old: Y.Doc; awaiting: number } | null = null;
+  /** Entries re-sent by the last reset (refused again, the first of them is kept as a draft). */
+  #resent = new Set<string>();
+  readonly #refusedWordsListeners = new Set<(texts: string[]) => void>();
+  /** Words the server refused (kept for the person as a draft), oldest first. */
+  readonly refusedWords: string[] = [];
 
   constructor(readonly options: ConnectionOptions) {
     const opts: Partial<ManagerOptions & SocketOptions> = {
@@ -270,6 +302,15 @@ export class MeetingConnection {
     return false;
   }
 
+  /**
+   * Call `fn` with the words of changes the server refused (e.g. over the size limit), so the page
+   * can give them back to the person as a draft. Everything else this device wrote is sent again.
+   */
+  onRefusedWords(fn: (texts: string[]) => void): () => void {
+    this.#refusedWordsListeners.add(fn);
+    return () => this.#refusedWordsListeners.delete(fn);
+  }
+
   /** Call `fn` after any change (documents, presence, status, saved). Returns an unsubscribe. */
   subscribe(fn: () => void): () => void {
     this.#listeners.add(fn);
@@ -391,7 +432,7 @@ export class MeetingConnection {
     );
   }
 
-  #voice(id: string): Y.Doc | undefined {
+  #voice(id: string, persist = true): Y.Doc | undefined {
     if (!isId(id)) return undefined;
     let doc = this.voices.get(id);
     if (!doc) {
@@ -406,10 +447,93 @@ export class MeetingConnection {
         if (origin == null && docId === this.me) this.#send(docId, syncUpdate(update));
         this.#changed();
       });
-      this.#persist(id, doc);
-      if (this.socket?.connected) this.#send(id, syncStep1(doc));
+      if (persist) this.#persist(id, doc);
+      if (this.socket?.connected) this.#askFor(id, doc);
     }
     return doc;
+  }
+
+  /** Ask the server for what it has of a document (sync step 1). */
+  #askFor(id: string, doc: Y.Doc): void {
+    if (!this.socket.connected) return;
+    if (id === this.me) this.#ownAsked++;
+    this.#send(id, syncStep1(doc));
+  }
+
+  /**
+   * The server refused one of this device's changes to its own voice: every later change would
+   * depend on it and be refused too. Start afresh from the server's state — a new Y.Doc (so a new
+   * Yjs client id), synced — then send again whatever the server does not have, and give back as
+   * words to keep (a draft) what it refused.
+   */
+  #resetVoice(): void {
+    const id = this.me;
+    const old = id ? this.voices.get(id) : undefined;
+    if (!id || !old || this.#reset) return;
+    const persistence = this.#persistence.get(id);
+    this.#persistence.delete(id);
+    this.voices.delete(id);
+    const doc = this.#voice(id, false)!;
+    // The device's copy of the old state goes too, then the new state is kept instead.
+    if (persistence) {
+      void persistence.clearData().then(
+        () => {
+          if (!this.#closed && this.voices.get(id) === doc) this.#persist(id, doc);
+        },
+        () => undefined,
+      );
+    }
+    this.#reset = { old, awaiting: this.#ownAsked };
+    this.#changed();
+  }
+
+  /** The server's state of one's own voice has arrived: carry on from it. */
+  #finishReset(): void {
+    const reset = this.#reset;
+    const id = this.me;
+    const doc = id ? this.voices.get(id) : undefined;
+    this.#reset = null;
+    if (!reset || !doc) return;
+    const log = doc.getArray<VoiceEntry>(VOICE_LOG);
+    const have = new Set(log.toArray().map((e) => e.id));
+    const again: VoiceEntry[] = [];
+    const refused: string[] = [];
+    let first = true;
+    for (const raw of reset.old.getArray<unknown>(VOICE_LOG).toArray()) {
+      const valid = isVoiceEntry(raw);
+      if (valid && have.has(raw.id)) continue;
+      // What this device sees as valid is sent again; what the server refused although it looks
+      // valid here (sent again once already, and still the first thing missing) is given back.
+      if (valid && !(first && this.#resent.has(raw.id))) again.push(raw);
+      else {
+        const words = wordsOf(raw);
+        if (words) refused.push(words);
+      }
+      first = false;
+    }
+    reset.old.destroy();
+    this.#resent = new Set(again.map((e) => e.id));
+    // Sent again in a few updates (not one per entry: the rate limit counts messages), each well
+    // under the message size limit.
+    let batch: VoiceEntry[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (batch.length > 0) log.push(batch);
+      batch = [];
+      bytes = 0;
+    };
+    for (const entry of again) {
+      const size = JSON.stringify(entry).length * 3;
+      if (bytes + size > LIMITS.messageBytes / 4) flush();
+      batch.push({ ...entry });
+      bytes += size;
+    }
+    flush();
+    if (refused.length > 0) {
+      this.refusedWords.push(...refused);
+      for (const fn of this.#refusedWordsListeners) fn(refused);
+    }
+    this.#changed();
   }
 
   #docFor(id: string): Y.Doc | undefined {
@@ -439,6 +563,10 @@ export class MeetingConnection {
       this.#changed();
     } else {
       Y.applyUpdate(doc, msg.update, REMOTE);
+      if (msg.kind === 'step2' && docId === this.me) {
+        this.#ownAnswered++;
+        if (this.#reset && this.#ownAnswered >= this.#reset.awaiting) this.#finishReset();
+      }
     }
   }
 
@@ -448,7 +576,9 @@ export class MeetingConnection {
       this.status = 'connected';
       this.connectError = null;
       this.#send(MEETING_DOC, syncStep1(this.meetingDoc));
-      for (const [id, doc] of this.voices) this.#send(id, syncStep1(doc));
+      for (const [id, doc] of this.voices) this.#askFor(id, doc);
+      // A reset under way completes with the answer on this connection.
+      if (this.#reset) this.#reset.awaiting = this.#ownAsked;
       this.#changed();
     });
     s.on('welcome', (w) => {
@@ -492,6 +622,9 @@ export class MeetingConnection {
     s.on('refused', (r) => {
       this.refusals.push(r);
       if (this.refusals.length > 20) this.refusals.shift();
+      // Refusals that arrive while a reset waits for the server's state are of changes sent
+      // before it (one ordered connection): the reset already takes care of them.
+      if (r.doc === this.me && RESET_ON.has(r.code)) this.#resetVoice();
       this.#changed();
     });
     s.on('storage', (status) => {
@@ -508,6 +641,8 @@ export class MeetingConnection {
         }, delay);
       }
       this.status = 'offline';
+      this.#ownAsked = 0;
+      this.#ownAnswered = 0;
       this.typing.clear();
       this.here = [];
       this.#changed();

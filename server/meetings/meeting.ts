@@ -31,7 +31,7 @@ import { decodeYMessage, syncStep1, syncStep2, syncUpdate } from '../../shared/w
 import type { Clock, Log } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import type { DocUpdate, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
-import { checkVoiceUpdate, type Problem } from './validate.js';
+import { carriesNothingNew, checkVoiceUpdate, type Problem } from './validate.js';
 import { Presence } from './presence.js';
 import { WriteQueue } from './writeQueue.js';
 
@@ -413,6 +413,9 @@ export class Meeting {
       }
       case 'step2':
       case 'update': {
+        // A device's answer to the server's sync step 1 that holds nothing new changes nothing:
+        // accepted as a no-op for any document, so a stock y-protocols client just works (SPEC 1, 2).
+        if (carriesNothingNew(doc, msg.update)) return { ok: true };
         if (docId !== participantId) {
           return refuse(
             Refusal.notYourDocument,

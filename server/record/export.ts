@@ -20,6 +20,8 @@ export const EXPORT_VERSION = 1;
 
 export interface ExportedItem {
   ref: string;
+  /** Its place in the record's one sequence of items and events (shared with `events[].pos`). */
+  pos: number;
   /** Whose words these are (participant id). */
   speaker: string;
   /** Who wrote them down (participant id): the speaker, or a scribe for them. */
@@ -55,10 +57,15 @@ export interface ExportedRecord {
     next: string | null;
   };
   people: Array<{ id: string } & Person>;
-  /** Every contribution, answer and proposal, in the order the server received them. */
+  /** Every contribution, answer and proposal, in the order the server received them (by `pos`). */
   items: ExportedItem[];
-  /** Facilitation, reflecting conversations and the end, in order; `seq` places them among items. */
-  events: MeetingEvent[];
+  /**
+   * Facilitation, reflecting conversations and the end, in order. `pos` places them among items
+   * (one sequence: an event at pos p happened after every item with a lower pos and before every
+   * item with a higher one); `seq` is the server's count of received entries of every kind
+   * (confirmations, positions, amendments… too) when it happened.
+   */
+  events: Array<MeetingEvent & { pos: number }>;
   nextMeeting: NextMeeting | null;
 }
 
@@ -72,7 +79,7 @@ function flatten(items: readonly ItemView[]): ItemView[] {
     }
   };
   walk(items);
-  return out.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+  return out.sort((a, b) => a.pos - b.pos);
 }
 
 function nextMeetingOf(events: readonly MeetingEvent[]): NextMeeting | null {
@@ -100,6 +107,7 @@ export function exportJson(meetingId: string, snap: RecordSnapshot, now: number)
     people: [...snap.people].map(([id, p]) => ({ id, ...p })),
     items: flatten(record.items).map((i) => ({
       ref: i.ref,
+      pos: i.pos,
       speaker: i.speaker,
       writtenBy: i.voice,
       kind: i.kind,
@@ -116,7 +124,9 @@ export function exportJson(meetingId: string, snap: RecordSnapshot, now: number)
       positions: i.positions,
       decision: i.decision,
     })),
-    events: snap.events,
+    events: [...snap.events]
+      .map((e) => ({ ...e, pos: record.eventPos.get(e.id) ?? Number.MAX_SAFE_INTEGER }))
+      .sort((a, b) => a.pos - b.pos),
     nextMeeting: nextMeetingOf(snap.events),
   };
 }
@@ -230,9 +240,8 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
     }
     if (i.kind === 'proposal') {
       const decided = i.decision?.outcome === 'decided';
-      lines.push(
-        `${pad}  - ${decided ? `Decided${i.decision?.text ? `: ${inert(i.decision.text, `${pad}    `)}` : ''}` : 'Not decided yet'}`,
-      );
+      const note = i.decision?.text ? `: ${inert(i.decision.text, `${pad}    `)}` : '';
+      lines.push(`${pad}  - ${decided ? 'Decided' : 'Not decided yet'}${note}`);
       for (const p of i.positions) {
         const mark = p.confirmed ? '' : ` (written by ${who(p.writer)}, not yet confirmed)`;
         lines.push(
