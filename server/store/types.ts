@@ -114,7 +114,11 @@ export type ParticipantPatch = Partial<
  */
 export interface RecordWriter {
   /** Create a meeting with its first participants (and its network, for a network's first meeting). */
-  createMeeting(network: NetworkRecord | null, meeting: MeetingRecord, participants: readonly ParticipantRecord[]): void;
+  createMeeting(
+    network: NetworkRecord | null,
+    meeting: MeetingRecord,
+    participants: readonly ParticipantRecord[],
+  ): void;
   updateMeeting(id: string, patch: MeetingPatch): void;
   updateNetwork(id: string, patch: NetworkPatch): void;
   addParticipant(p: ParticipantRecord): void;
