@@ -14,7 +14,7 @@ import { consoleLog, systemClock, type Clock, type Log } from './context.js';
 import { apiRouter } from './http/api.js';
 import { attachLive, participantRoom, meetingPort, type LiveServer } from './live/socket.js';
 import { Meetings } from './meetings/registry.js';
-import { FileStore } from './store/fileStore.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 
 export interface AppDeps {
@@ -41,7 +41,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? consoleLog;
-  const store = deps.store ?? (await FileStore.open(config.dataDir));
+  const store = deps.store ?? (await openStore(config));
 
   const app = express();
   app.disable('x-powered-by');
