@@ -28,12 +28,24 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'main', include: ['tests/**/*.test.ts'], exclude: ['tests/faults/**', 'node_modules/**'] },
+        test: {
+          name: 'main',
+          include: ['tests/**/*.test.ts'],
+          exclude: ['tests/faults/**', 'node_modules/**'],
+          // A throwaway PostgreSQL (and Redis, where installed) for the run: tests/setup/services.ts.
+          globalSetup: ['tests/setup/services.ts'],
+        },
       },
       {
         // Long fault runs (SIGKILL at many points, full disks): `npm run test:faults`, bounded to minutes.
         extends: true,
-        test: { name: 'faults', include: ['tests/faults/**/*.test.ts'], testTimeout: 300_000, fileParallelism: false },
+        test: {
+          name: 'faults',
+          include: ['tests/faults/**/*.test.ts'],
+          testTimeout: 300_000,
+          fileParallelism: false,
+          globalSetup: ['tests/setup/services.ts'],
+        },
       },
     ],
   },

@@ -18,7 +18,7 @@ import { Commands } from './commands/commands.js';
 import { reconcileRows } from './commands/reconcile.js';
 import { attachLive, disconnectParticipant, meetingPort, type LiveServer } from './live/socket.js';
 import { Meetings } from './meetings/registry.js';
-import { FileStore } from './store/fileStore.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
 
 export interface AppDeps {
@@ -47,7 +47,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? systemClock;
   const log = deps.log ?? jsonLog({ instance: config.instance });
   const metrics = new Metrics({ instance: config.instance });
-  const store = deps.store ?? (await FileStore.open(config.dataDir));
+  const store = deps.store ?? (await openStore(config));
 
   const app = express();
   app.disable('x-powered-by');

@@ -7,6 +7,11 @@ export interface Config {
   port: number;
   host: string;
   dataDir: string;
+  /**
+   * `DATABASE_URL` (postgres://…): the PostgreSQL store; null or absent: the embedded store in
+   * `dataDir`. (Optional so that configs built in code need not name it.)
+   */
+  databaseUrl?: string | null;
   /** Public URL of the service, e.g. https://polyphony.example.org. Used for links and the Origin check. */
   publicUrl: string;
   /** Directory of the built client; null serves no pages (API only). */
@@ -48,6 +53,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     port,
     host,
     dataDir: path.resolve(env.DATA_DIR ?? 'data'),
+    databaseUrl: env.DATABASE_URL ? env.DATABASE_URL : null,
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     clientDir: env.CLIENT_DIR === '' ? null : path.resolve(env.CLIENT_DIR ?? 'dist'),
     trustProxy: Number(env.TRUST_PROXY ?? 0),

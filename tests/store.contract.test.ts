@@ -1,6 +1,6 @@
 /**
- * The storage contract: one suite that every `Store` implementation must pass. Today that is the
- * embedded `FileStore`; a PostgreSQL store adds one more harness at the bottom of this file.
+ * The storage contract: one suite that every `Store` implementation must pass, run over every
+ * harness at the bottom of this file (the embedded `FileStore` and `PgStore` on a real PostgreSQL).
  *
  * A harness makes an empty store and can reopen it on the same storage (durability across
  * restarts). Implementations with a log of their own on disk also provide `faults`, so the suite can
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../shared/ids.js';
 import { FileStore } from '../server/store/fileStore.js';
+import { PgStore } from '../server/store/pgStore.js';
 import {
   DamagedError,
   type DocUpdate,
@@ -20,6 +21,7 @@ import {
   type Store,
 } from '../server/store/types.js';
 import { onCleanup, tempDir } from './helpers.js';
+import { freshSchema } from './setup/pg.js';
 
 export interface LogFaults {
   /** The raw bytes of a meeting's stored log (to check "left untouched"). */
@@ -92,7 +94,7 @@ async function seeded(store: Store): Promise<{ net: NetworkRecord; m: MeetingRec
   const m = meeting(net.id);
   const fac = participant(m.id, { name: 'Facilitator', aboutMe: false });
   m.facilitators = [fac.id];
-  await store.createMeeting(net, structuredClone(m), [structuredClone(fac)]);
+  await store.transaction((tx) => tx.createMeeting(net, structuredClone(m), [structuredClone(fac)]));
   return { net, m, fac };
 }
 
@@ -108,7 +110,7 @@ async function rejects(call: () => Promise<unknown>): Promise<void> {
 // ── the contract ─────────────────────────────────────────────────────────────────────────
 
 export function storeContract(harness: StoreHarness): void {
-  describe(`Store contract: ${harness.name}`, () => {
+  {
     const open = () => harness.create();
 
     describe('meetings, networks and participants', () => {
@@ -119,7 +121,9 @@ export function storeContract(harness: StoreHarness): void {
         const fac = participant(m.id, { name: 'Maria', relation: 'psychologist', aboutMe: false });
         const anna = participant(m.id);
         m.facilitators = [fac.id];
-        await store.createMeeting(net, structuredClone(m), [structuredClone(fac), structuredClone(anna)]);
+        await store.transaction((tx) =>
+          tx.createMeeting(net, structuredClone(m), [structuredClone(fac), structuredClone(anna)]),
+        );
         expect(await store.meeting(m.id)).toEqual(m);
         expect(await store.network(net.id)).toEqual(net);
         expect(await store.participant(fac.id)).toEqual(fac);
@@ -129,14 +133,27 @@ export function storeContract(harness: StoreHarness): void {
         );
       });
 
+      it('optional fields round-trip exactly: absent stays absent, set stays set', async () => {
+        const { store } = await open();
+        const { m, fac } = await seeded(store);
+        const helper = participant(m.id, { addedBy: fac.id, removed: false, erased: false });
+        await store.transaction((tx) => tx.addParticipant(structuredClone(helper)));
+        expect(await store.participant(helper.id)).toStrictEqual(helper);
+        expect(await store.participant(fac.id)).toStrictEqual(fac);
+        expect(await store.meeting(m.id)).toStrictEqual(m);
+        await store.transaction((tx) => tx.updateMeeting(m.id, { erased: true, endedAt: 5 }));
+        expect(await store.meeting(m.id)).toStrictEqual({ ...m, erased: true, endedAt: 5 });
+      });
+
       it("a network's meetings come oldest first; a later meeting joins the same network", async () => {
         const { store } = await open();
         const net = network();
         const second = meeting(net.id, { openedAt: 5_000 });
         const first = meeting(net.id, { openedAt: 4_000 });
-        await store.createMeeting(net, structuredClone(second), [participant(second.id)]);
-        await store.createMeeting(null, structuredClone(first), [participant(first.id)]);
-        await store.createMeeting(network(), meeting(randomId()), []);
+        await store.transaction((tx) => tx.createMeeting(net, structuredClone(second), [participant(second.id)]));
+        await store.transaction((tx) => tx.createMeeting(null, structuredClone(first), [participant(first.id)]));
+        const other = network();
+        await store.transaction((tx) => tx.createMeeting(other, meeting(other.id), []));
         expect((await store.meetingsOfNetwork(net.id)).map((x) => x.id)).toEqual([first.id, second.id]);
         expect(await store.meetingsOfNetwork(randomId())).toEqual([]);
       });
@@ -159,24 +176,49 @@ export function storeContract(harness: StoreHarness): void {
       it('updates change only what they name', async () => {
         const { store } = await open();
         const { net, m, fac } = await seeded(store);
-        await store.updateMeeting(m.id, { status: 'ended', endedAt: 9_000 });
-        await store.updateMeeting(m.id, { locked: true });
+        await store.transaction((tx) => tx.updateMeeting(m.id, { status: 'ended', endedAt: 9_000 }));
+        await store.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
         expect(await store.meeting(m.id)).toEqual({ ...m, status: 'ended', endedAt: 9_000, locked: true });
-        await store.updateNetwork(net.id, { name: 'The Virtanens' });
+        await store.transaction((tx) => tx.updateNetwork(net.id, { name: 'The Virtanens' }));
         expect(await store.network(net.id)).toEqual({ ...net, name: 'The Virtanens' });
-        await store.updateParticipant(fac.id, { name: 'Maria V.', revoked: true });
+        await store.transaction((tx) => tx.updateParticipant(fac.id, { name: 'Maria V.', revoked: true }));
         expect(await store.participant(fac.id)).toEqual({ ...fac, name: 'Maria V.', revoked: true });
+        await store.transaction((tx) => tx.updateMeeting(m.id, { facilitators: [fac.id, 'x'.repeat(22)] }));
+        expect((await store.meeting(m.id))?.facilitators).toEqual([fac.id, 'x'.repeat(22)]);
       });
 
       it('updating something that does not exist fails and creates nothing', async () => {
         const { store } = await open();
         const ghost = randomId();
-        await rejects(() => store.updateMeeting(ghost, { locked: true }));
-        await rejects(() => store.updateParticipant(ghost, { name: 'x' }));
-        await rejects(() => store.updateNetwork(ghost, { name: 'x' }));
+        await rejects(() => store.transaction((tx) => tx.updateMeeting(ghost, { locked: true })));
+        await rejects(() => store.transaction((tx) => tx.updateParticipant(ghost, { name: 'x' })));
+        await rejects(() => store.transaction((tx) => tx.updateNetwork(ghost, { name: 'x' })));
         expect(await store.meeting(ghost)).toBeUndefined();
         expect(await store.participant(ghost)).toBeUndefined();
         expect(await store.network(ghost)).toBeUndefined();
+      });
+
+      it('records must refer to records that exist: a meeting to its network, a participant to its meeting', async () => {
+        const { store } = await open();
+        const orphan = meeting(randomId());
+        await rejects(() => store.transaction((tx) => tx.createMeeting(null, orphan, [])));
+        expect(await store.meeting(orphan.id)).toBeUndefined();
+        const stray = participant(randomId());
+        await rejects(() => store.transaction((tx) => tx.addParticipant(stray)));
+        expect(await store.participant(stray.id)).toBeUndefined();
+        expect(await store.participantsByTokenHash(stray.tokenHash)).toEqual([]);
+      });
+
+      it('ids are unique, and a personal-link hash is unique within a meeting', async () => {
+        const { store } = await open();
+        const { net, m, fac } = await seeded(store);
+        await rejects(() => store.transaction((tx) => tx.createMeeting(null, { ...m, networkId: net.id }, [])));
+        await rejects(() => store.transaction((tx) => tx.addParticipant({ ...fac, name: 'Impostor' })));
+        const twin = participant(m.id, { tokenHash: fac.tokenHash });
+        await rejects(() => store.transaction((tx) => tx.addParticipant(twin)));
+        expect(await store.participant(fac.id)).toEqual(fac);
+        expect(await store.participant(twin.id)).toBeUndefined();
+        expect((await store.participantsByTokenHash(fac.tokenHash)).map((p) => p.id)).toEqual([fac.id]);
       });
 
       it('records read back are copies: changing one changes nothing stored', async () => {
@@ -190,6 +232,159 @@ export function storeContract(harness: StoreHarness): void {
         expect(await store.meeting(m.id)).toEqual(m);
         expect(await store.participant(fac.id)).toEqual(fac);
       });
+
+      it('records written are copies: changing the object after the transaction changes nothing stored', async () => {
+        const { store } = await open();
+        const net = network();
+        const m = meeting(net.id);
+        const p = participant(m.id);
+        await store.transaction((tx) => tx.createMeeting(net, m, [p]));
+        const want = structuredClone(m);
+        m.facilitators.push('later');
+        m.locked = true;
+        p.name = 'changed';
+        expect(await store.meeting(m.id)).toEqual(want);
+        expect((await store.participant(p.id))?.name).toBe('Anna');
+      });
+    });
+
+    describe('transactions', () => {
+      it('reads after the transaction resolves see every write of it', async () => {
+        const { store } = await open();
+        const { net, m, fac } = await seeded(store);
+        const anna = participant(m.id);
+        const session = 'b'.repeat(64);
+        await store.transaction((tx) => {
+          tx.addParticipant(structuredClone(anna));
+          tx.updateMeeting(m.id, { facilitators: [fac.id, anna.id] });
+          tx.updateNetwork(net.id, { name: 'Anna and family' });
+          tx.addToSession(session, anna.tokenHash, 42);
+          tx.logAccess({ meetingId: m.id, participantId: anna.id, action: 'opened-record', at: 43 });
+        });
+        expect(await store.participant(anna.id)).toEqual(anna);
+        expect((await store.meeting(m.id))?.facilitators).toEqual([fac.id, anna.id]);
+        expect((await store.network(net.id))?.name).toBe('Anna and family');
+        expect(await store.session(session)).toEqual({ hash: session, members: [anna.tokenHash], createdAt: 42 });
+        expect(await store.accessLog(m.id)).toEqual([
+          { meetingId: m.id, participantId: anna.id, action: 'opened-record', at: 43 },
+        ]);
+      });
+
+      it('a later write in a transaction sees the earlier ones (a meeting created and then updated)', async () => {
+        const { store } = await open();
+        const net = network();
+        const m = meeting(net.id);
+        const p = participant(m.id);
+        await store.transaction((tx) => {
+          tx.createMeeting(net, m, []);
+          tx.addParticipant(p);
+          tx.updateParticipant(p.id, { name: 'Anna K.' });
+          tx.updateMeeting(m.id, { facilitators: [p.id] });
+          tx.logAccess({ meetingId: m.id, participantId: p.id, action: 'opened-record', at: 1 });
+        });
+        expect((await store.participant(p.id))?.name).toBe('Anna K.');
+        expect((await store.meeting(m.id))?.facilitators).toEqual([p.id]);
+      });
+
+      it('all or none: a transaction whose second write targets an unknown id leaves nothing of the first', async () => {
+        const t = await open();
+        const { net, m, fac } = await seeded(t.store);
+        const anna = participant(m.id);
+        const session = '9'.repeat(64);
+        const later = meeting(net.id, { openedAt: 9_000 });
+        await rejects(() =>
+          t.store.transaction((tx) => {
+            tx.addParticipant(structuredClone(anna));
+            tx.updateMeeting(randomId(), { locked: true });
+          }),
+        );
+        await rejects(() =>
+          t.store.transaction((tx) => {
+            tx.updateMeeting(m.id, { locked: true, facilitators: [] });
+            tx.updateNetwork(net.id, { name: 'half-written' });
+            tx.createMeeting(null, later, [participant(later.id)]);
+            tx.addToSession(session, fac.tokenHash, 1);
+            tx.logAccess({ meetingId: m.id, participantId: fac.id, action: 'revoked-link', at: 2 });
+            tx.updateParticipant(randomId(), { revoked: true });
+          }),
+        );
+        const check = async (store: Store) => {
+          expect(await store.participant(anna.id)).toBeUndefined();
+          expect(await store.participants(m.id)).toEqual([fac]);
+          expect(await store.participantsByTokenHash(anna.tokenHash)).toEqual([]);
+          expect(await store.meeting(m.id)).toEqual(m);
+          expect(await store.network(net.id)).toEqual(net);
+          expect(await store.meeting(later.id)).toBeUndefined();
+          expect((await store.meetingsOfNetwork(net.id)).map((x) => x.id)).toEqual([m.id]);
+          expect(await store.session(session)).toBeUndefined();
+          expect(await store.accessLog(m.id)).toEqual([]);
+        };
+        await check(t.store);
+        // And the store still works, on disk too.
+        await t.store.transaction((tx) => tx.addParticipant(structuredClone(anna)));
+        const store = await t.reopen();
+        expect(await store.participant(anna.id)).toEqual(anna);
+        expect(await store.meeting(m.id)).toEqual(m);
+        expect(await store.network(net.id)).toEqual(net);
+        expect(await store.session(session)).toBeUndefined();
+      });
+
+      it('a write callback that throws writes nothing', async () => {
+        const { store } = await open();
+        const { m } = await seeded(store);
+        const anna = participant(m.id);
+        await expect(
+          store.transaction((tx) => {
+            tx.addParticipant(anna);
+            throw new Error('changed my mind');
+          }),
+        ).rejects.toThrow('changed my mind');
+        expect(await store.participant(anna.id)).toBeUndefined();
+      });
+
+      it('an empty transaction resolves and changes nothing', async () => {
+        const { store } = await open();
+        const { m } = await seeded(store);
+        await store.transaction(() => undefined);
+        expect(await store.meeting(m.id)).toEqual(m);
+      });
+
+      it('concurrent transactions all land; a failing one among them takes only itself down', async () => {
+        const t = await open();
+        const { m, fac } = await seeded(t.store);
+        const people = Array.from({ length: 30 }, (_, i) => participant(m.id, { name: `P${i}`, joinedAt: i }));
+        const session = '3'.repeat(64);
+        const results = await Promise.allSettled(
+          people.map((p, i) =>
+            t.store.transaction((tx) => {
+              tx.addParticipant(structuredClone(p));
+              tx.addToSession(session, p.tokenHash, i);
+              tx.logAccess({ meetingId: m.id, participantId: fac.id, action: 'opened-record', at: i });
+              if (i % 10 === 7) tx.updateParticipant(randomId(), { name: 'nobody' });
+            }),
+          ),
+        );
+        const failed = new Set(people.flatMap((_, i) => (i % 10 === 7 ? [i] : [])));
+        expect(results.map((r) => r.status)).toEqual(people.map((_, i) => (failed.has(i) ? 'rejected' : 'fulfilled')));
+        const landed = people.filter((_, i) => !failed.has(i));
+        const check = async (store: Store) => {
+          const stored = await store.participants(m.id);
+          expect(stored.map((p) => p.id).sort()).toEqual([fac.id, ...landed.map((p) => p.id)].sort());
+          const members = (await store.session(session))?.members ?? [];
+          expect([...members].sort()).toEqual(landed.map((p) => p.tokenHash).sort());
+          expect(await store.accessLog(m.id)).toHaveLength(landed.length);
+        };
+        await check(t.store);
+        await check(await t.reopen());
+      });
+
+      it('concurrent transactions on one record apply one after another, none lost', async () => {
+        const { store } = await open();
+        const s = '4'.repeat(64);
+        const members = Array.from({ length: 25 }, (_, i) => `member-${i}`);
+        await Promise.all(members.map((mem, i) => store.transaction((tx) => tx.addToSession(s, mem, i))));
+        expect([...((await store.session(s))?.members ?? [])].sort()).toEqual([...members].sort());
+      });
     });
 
     describe('personal links and sessions', () => {
@@ -198,10 +393,10 @@ export function storeContract(harness: StoreHarness): void {
         const { m } = await seeded(store);
         const hash = 'f'.repeat(64);
         const inFirst = participant(m.id, { tokenHash: hash });
-        await store.addParticipant(structuredClone(inFirst));
+        await store.transaction((tx) => tx.addParticipant(structuredClone(inFirst)));
         const { m: m2 } = await seeded(store);
         const inSecond = participant(m2.id, { tokenHash: hash });
-        await store.addParticipant(structuredClone(inSecond));
+        await store.transaction((tx) => tx.addParticipant(structuredClone(inSecond)));
         const found = await store.participantsByTokenHash(hash);
         expect(found.map((p) => p.id).sort()).toEqual([inFirst.id, inSecond.id].sort());
         expect(await store.participantsByTokenHash('e'.repeat(64))).toEqual([]);
@@ -211,22 +406,23 @@ export function storeContract(harness: StoreHarness): void {
         const { store } = await open();
         const { m } = await seeded(store);
         const p = participant(m.id, { tokenHash: '1'.repeat(64) });
-        await store.addParticipant(structuredClone(p));
-        await store.updateParticipant(p.id, { tokenHash: '2'.repeat(64) });
+        await store.transaction((tx) => tx.addParticipant(structuredClone(p)));
+        await store.transaction((tx) => tx.updateParticipant(p.id, { tokenHash: '2'.repeat(64) }));
         expect(await store.participantsByTokenHash('1'.repeat(64))).toEqual([]);
         expect((await store.participantsByTokenHash('2'.repeat(64))).map((x) => x.id)).toEqual([p.id]);
       });
 
-      it('sessions are created, extended without duplicates, and found by hash', async () => {
+      it('sessions are created, extended without duplicates, narrowed, and found by hash', async () => {
         const { store } = await open();
         const s = 'c'.repeat(64);
-        await store.addToSession(s, 'member-1');
-        await store.addToSession(s, 'member-2');
-        await store.addToSession(s, 'member-1');
-        const got = await store.session(s);
-        expect(got?.hash).toBe(s);
-        expect(got?.members).toEqual(['member-1', 'member-2']);
-        expect(typeof got?.createdAt).toBe('number');
+        await store.transaction((tx) => tx.addToSession(s, 'member-1', 100));
+        await store.transaction((tx) => tx.addToSession(s, 'member-2', 200));
+        await store.transaction((tx) => tx.addToSession(s, 'member-1', 300));
+        expect(await store.session(s)).toEqual({ hash: s, members: ['member-1', 'member-2'], createdAt: 100 });
+        await store.transaction((tx) => tx.removeFromSession(s, 'member-1'));
+        await store.transaction((tx) => tx.removeFromSession(s, 'not-a-member'));
+        await store.transaction((tx) => tx.removeFromSession('d'.repeat(64), 'member-2'));
+        expect((await store.session(s))?.members).toEqual(['member-2']);
         expect(await store.session('d'.repeat(64))).toBeUndefined();
       });
     });
@@ -234,22 +430,44 @@ export function storeContract(harness: StoreHarness): void {
     describe('access log', () => {
       it("keeps each meeting's entries in order", async () => {
         const { store } = await open();
-        const a = randomId();
-        const b = randomId();
-        await store.logAccess({ meetingId: a, participantId: 'p1', action: 'opened-record', at: 1 });
-        await store.logAccess({ meetingId: b, participantId: 'p2', action: 'exported-json', at: 2 });
-        await store.logAccess({
-          meetingId: a,
-          participantId: 'p3',
-          action: 'exported-markdown',
-          at: 3,
-          note: 'printed',
-        });
-        expect(await store.accessLog(a)).toEqual([
-          { meetingId: a, participantId: 'p1', action: 'opened-record', at: 1 },
-          { meetingId: a, participantId: 'p3', action: 'exported-markdown', at: 3, note: 'printed' },
+        const { m: a, fac: p1 } = await seeded(store);
+        const { m: b, fac: p2 } = await seeded(store);
+        await store.transaction((tx) =>
+          tx.logAccess({ meetingId: a.id, participantId: p1.id, action: 'opened-record', at: 1 }),
+        );
+        await store.transaction((tx) =>
+          tx.logAccess({ meetingId: b.id, participantId: p2.id, action: 'exported-json', at: 2 }),
+        );
+        await store.transaction((tx) =>
+          tx.logAccess({
+            meetingId: a.id,
+            participantId: p1.id,
+            action: 'exported-markdown',
+            at: 3,
+            note: 'printed',
+          }),
+        );
+        expect(await store.accessLog(a.id)).toEqual([
+          { meetingId: a.id, participantId: p1.id, action: 'opened-record', at: 1 },
+          { meetingId: a.id, participantId: p1.id, action: 'exported-markdown', at: 3, note: 'printed' },
         ]);
-        expect((await store.accessLog(b)).map((e) => e.action)).toEqual(['exported-json']);
+        expect((await store.accessLog(b.id)).map((e) => e.action)).toEqual(['exported-json']);
+      });
+
+      it('an entry about a meeting or participant that does not exist is refused', async () => {
+        const { store } = await open();
+        const { m, fac } = await seeded(store);
+        await rejects(() =>
+          store.transaction((tx) =>
+            tx.logAccess({ meetingId: randomId(), participantId: fac.id, action: 'opened-record', at: 1 }),
+          ),
+        );
+        await rejects(() =>
+          store.transaction((tx) =>
+            tx.logAccess({ meetingId: m.id, participantId: randomId(), action: 'opened-record', at: 1 }),
+          ),
+        );
+        expect(await store.accessLog(m.id)).toEqual([]);
       });
     });
 
@@ -336,10 +554,12 @@ export function storeContract(harness: StoreHarness): void {
         const t = await open();
         const { net, m, fac } = await seeded(t.store);
         const other = participant(m.id, { tokenHash: '7'.repeat(64) });
-        await t.store.addParticipant(structuredClone(other));
-        await t.store.updateMeeting(m.id, { locked: true });
-        await t.store.addToSession('5'.repeat(64), '7'.repeat(64));
-        await t.store.logAccess({ meetingId: m.id, participantId: fac.id, action: 'opened-record', at: 7 });
+        await t.store.transaction((tx) => tx.addParticipant(structuredClone(other)));
+        await t.store.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
+        await t.store.transaction((tx) => {
+          tx.addToSession('5'.repeat(64), '7'.repeat(64), 6);
+          tx.logAccess({ meetingId: m.id, participantId: fac.id, action: 'opened-record', at: 7 });
+        });
         await t.store.appendUpdates(m.id, [update('meeting', 1), update(fac.id, 2)]);
         await t.store.appendUpdates(m.id, [update(fac.id, 3)]);
         const store = await t.reopen();
@@ -430,7 +650,7 @@ export function storeContract(harness: StoreHarness): void {
         },
       );
     });
-  });
+  }
 }
 
 // ── implementations ──────────────────────────────────────────────────────────────────────
@@ -488,7 +708,27 @@ const fileStore: StoreHarness = {
   },
 };
 
-storeContract(fileStore);
+const pgStore: StoreHarness = {
+  name: 'PgStore (PostgreSQL)',
+  damageable: false,
+  async create() {
+    const { connectionString, schema } = freshSchema();
+    let store = await PgStore.open({ connectionString, schema, max: 4 });
+    onCleanup(() => store.close());
+    return {
+      get store() {
+        return store;
+      },
+      async reopen() {
+        await store.close();
+        store = await PgStore.open({ connectionString, schema, max: 4 });
+        return store;
+      },
+    };
+  },
+};
+
+describe.each([fileStore, pgStore])('Store contract: $name', (harness) => storeContract(harness));
 
 describe('FileStore start-up with damaged metadata', () => {
   it('invalid JSON in db.json: opening fails with DamagedError and the file is left as it was', async () => {
@@ -517,7 +757,7 @@ describe('FileStore start-up with damaged metadata', () => {
     onCleanup(() => store.close());
     expect((await store.meeting(m.id))?.id).toBe(m.id);
     // And the next write replaces the stale temp file rather than tripping over it.
-    await store.updateMeeting(m.id, { locked: true });
+    await store.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
     const reopened = await FileStore.open(dir);
     onCleanup(() => reopened.close());
     expect((await reopened.meeting(m.id))?.locked).toBe(true);

@@ -145,12 +145,14 @@ export class FileStore implements Store {
     meeting: MeetingRecord,
     participants: readonly ParticipantRecord[],
   ): void {
-    if (network) this.#data.networks[network.id] = copy(network);
-    this.#data.meetings[meeting.id] = copy(meeting);
-    for (const p of participants) {
-      this.#data.participants[p.id] = copy(p);
-      this.#index(p);
+    if (network) {
+      if (get(this.#data.networks, network.id)) throw new Error('network exists');
+      this.#data.networks[network.id] = copy(network);
     }
+    if (!get(this.#data.networks, meeting.networkId)) throw new Error('no such network');
+    if (get(this.#data.meetings, meeting.id)) throw new Error('meeting exists');
+    this.#data.meetings[meeting.id] = copy(meeting);
+    for (const p of participants) this.#addParticipant(p);
   }
 
   /**
@@ -219,6 +221,9 @@ export class FileStore implements Store {
   }
 
   #addParticipant(p: ParticipantRecord): void {
+    if (!get(this.#data.meetings, p.meetingId)) throw new Error('no such meeting');
+    if (get(this.#data.participants, p.id)) throw new Error('participant exists');
+    this.#uniqueInMeeting(p.meetingId, p.tokenHash);
     this.#data.participants[p.id] = copy(p);
     this.#index(p);
   }
@@ -231,6 +236,9 @@ export class FileStore implements Store {
   ): void {
     const p = get(this.#data.participants, id);
     if (!p) throw new Error('no such participant');
+    if (patch.tokenHash !== undefined && patch.tokenHash !== p.tokenHash) {
+      this.#uniqueInMeeting(p.meetingId, patch.tokenHash);
+    }
     this.#byToken.get(p.tokenHash)?.delete(p.id);
     Object.assign(p, copy(patch));
     this.#index(p);
@@ -269,7 +277,15 @@ export class FileStore implements Store {
     s.members = s.members.filter((m) => m !== memberHash);
   }
 
+  #uniqueInMeeting(meetingId: string, hash: string): void {
+    for (const id of this.#byToken.get(hash) ?? []) {
+      if (get(this.#data.participants, id)?.meetingId === meetingId) throw new Error('personal link in use');
+    }
+  }
+
   #logAccess(entry: AccessEntry): void {
+    if (!get(this.#data.meetings, entry.meetingId)) throw new Error('no such meeting');
+    if (!get(this.#data.participants, entry.participantId)) throw new Error('no such participant');
     this.#data.access.push(copy(entry));
   }
 
