@@ -17,6 +17,8 @@ import { fanoutRun, type FanoutParams, type FanoutResult } from './scenarios/fan
 import { idleRun, type IdleResult } from './scenarios/idle.js';
 import { joinRun, type JoinResult } from './scenarios/join.js';
 import { replayRun, type ReplayResult } from './scenarios/replay.js';
+import { storedRun, type StoredResult } from './scenarios/stored.js';
+import { buildSummary, summaryMarkdown, type SummaryRow } from './lib/summary.js';
 
 const opts: BenchOptions = parseOptions(process.argv.slice(2));
 const n = opts.n;
@@ -51,6 +53,10 @@ interface FanoutMedians {
   serverCpuPct: number;
   cpuPerDeliveryUs: number;
   peakRssMB: number;
+  rssAfterConnectMB: number;
+  bytesMB: number;
+  savedP50: number | null;
+  savedP99: number | null;
   framesPerDelivery: number;
   bytesPerDelivery: number;
   converged: boolean;
@@ -72,6 +78,9 @@ const results: {
   idle?: IdleResult[];
   join?: JoinResult[];
   replay?: ReplayResult;
+  stored?: StoredResult;
+  /** The issue's table: one row per metric, plain and Polyphony side by side (medians over runs). */
+  summary?: SummaryRow[];
   errors: Array<{ scenario: string; side?: Side; message: string }>;
 } = {
   startedAt: new Date().toISOString(),
@@ -104,6 +113,10 @@ function fail(scenario: string, side: Side | undefined, e: unknown): void {
   log(`  ✗ ${scenario}${side ? ` (${side})` : ''} failed: ${e instanceof Error ? e.message : String(e)}`);
 }
 
+const MB = 1024 * 1024;
+const f = (x: number | null | undefined, d = 1) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d);
+
 const ctxBase = { logDir, log, ...(opts.serverRoot ? { serverRoot } : {}) };
 log(
   `Polyphony bench — ${results.environment.cpus} CPU(s), Node ${process.version}, server from ${serverRoot} @ ${String(results.environment.serverCommit)}`,
@@ -114,7 +127,8 @@ log(`results: ${path.relative(ROOT, jsonFile)}; server logs: ${path.relative(ROO
 if (opts.scenarios.includes('fanout')) {
   const params: FanoutParams = {
     participants: n.participants,
-    intervalMs: n['interval-ms'],
+    editsPerS: n['edits-per-s'],
+    intervalMs: (n.participants * 1000) / n['edits-per-s'],
     durationS: n['duration-s'],
     warmupS: n['warmup-s'],
     drainS: n['drain-s'],
@@ -122,7 +136,7 @@ if (opts.scenarios.includes('fanout')) {
   };
   results.fanout = { params, runs: [], medians: {}, profiled: [] };
   log(
-    `\n[fan-out] ${params.participants} participants, one contribution each every ${params.intervalMs} ms, ${params.warmupS} s warm-up + ${params.durationS} s measured, ${n.repeats} run(s) per side`,
+    `\n[fan-out] ${params.participants} participants, ${params.editsPerS} edits/s in all (one each every ${params.intervalMs.toFixed(0)} ms), ${params.warmupS} s warm-up + ${params.durationS} s measured, ${n.repeats} run(s) per side`,
   );
   for (let r = 1; r <= n.repeats; r++) {
     // Alternate which side goes first, so drift in the machine's state does not favour one side.
@@ -157,6 +171,10 @@ if (opts.scenarios.includes('fanout')) {
       serverCpuPct: median(runs.map((x) => x.serverCpuPct)),
       cpuPerDeliveryUs: median(runs.map((x) => x.cpuPerDeliveryUs)),
       peakRssMB: median(runs.map((x) => x.peakRssMB)),
+      rssAfterConnectMB: median(runs.map((x) => x.rssAfterConnectMB)),
+      bytesMB: median(runs.map((x) => x.bytesMB)),
+      savedP50: runs.every((x) => x.saved) ? median(runs.map((x) => x.saved!.p50)) : null,
+      savedP99: runs.every((x) => x.saved) ? median(runs.map((x) => x.saved!.p99)) : null,
       framesPerDelivery: median(runs.map((x) => x.framesPerDelivery)),
       bytesPerDelivery: median(runs.map((x) => x.bytesPerDelivery)),
       converged: runs.every((x) => x.converged && x.sameState),
@@ -186,30 +204,35 @@ if (opts.scenarios.includes('idle')) {
   log(
     `\n[idle] ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s`,
   );
-  for (const side of opts.sides) {
-    log(`  ${side}:`);
-    try {
-      const res = await idleRun(
-        side,
-        {
-          meetings: n.meetings,
-          perMeeting: n['per-meeting'],
-          connectBatch: n['connect-batch'],
-          tricklePerS: n['trickle-per-s'],
-          trickleS: n['trickle-s'],
-          drainS: n['drain-s'],
-        },
-        { ...ctxBase, run: '1' },
-      );
-      results.idle.push(res);
-      log(
-        `    ${res.perConnectionKB.toFixed(1)} KB per connection, ${res.perMeetingKB.toFixed(1)} KB per meeting; ` +
-          `trickle p95 ${res.trickle.latency.p95.toFixed(1)} ms; converged ${res.converged ? 'yes' : 'NO'}`,
-      );
-    } catch (e) {
-      fail('idle', side, e);
+  for (let r = 1; r <= n.repeats; r++) {
+    const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
+    for (const side of order) {
+      log(`  run ${r} ${side}:`);
+      try {
+        const res = await idleRun(
+          side,
+          {
+            meetings: n.meetings,
+            perMeeting: n['per-meeting'],
+            connectBatch: n['connect-batch'],
+            tricklePerS: n['trickle-per-s'],
+            trickleS: n['trickle-s'],
+            drainS: n['drain-s'],
+          },
+          { ...ctxBase, run: String(r) },
+        );
+        results.idle.push(res);
+        log(
+          `    ${res.perConnectionKB.toFixed(1)} KB per connection, ${res.perMeetingKB.toFixed(1)} KB per meeting; ` +
+            `connect → synced p50 ${res.synced.p50.toFixed(0)} ms p95 ${res.synced.p95.toFixed(0)} ms; ` +
+            `server CPU to connect ${(res.connectCpuMs / 1000).toFixed(2)} s; ` +
+            `trickle p95 ${res.trickle.latency.p95.toFixed(1)} ms; converged ${res.converged ? 'yes' : 'NO'}`,
+        );
+      } catch (e) {
+        fail('idle', side, e);
+      }
+      await save();
     }
-    await save();
   }
 }
 
@@ -219,28 +242,35 @@ if (opts.scenarios.includes('join')) {
   log(
     `\n[join] a meeting of ${n.contributions} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`,
   );
-  for (const side of opts.sides) {
-    log(`  ${side}:`);
-    try {
-      const res = await joinRun(
-        side,
-        {
-          contributions: n.contributions,
-          writers: n.writers,
-          bulkBatch: n['bulk-batch'],
-          joiners: n.joiners,
-          connectBatch: n['connect-batch'],
-        },
-        { ...ctxBase, run: '1' },
-      );
-      results.join.push(res);
-      log(
-        `    join + load ${res.median.totalMs.toFixed(0)} ms (median), server CPU ${res.median.serverCpuMs.toFixed(0)} ms`,
-      );
-    } catch (e) {
-      fail('join', side, e);
+  for (let r = 1; r <= n.repeats; r++) {
+    const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
+    for (const side of order) {
+      log(`  run ${r} ${side}:`);
+      try {
+        const res = await joinRun(
+          side,
+          {
+            contributions: n.contributions,
+            writers: n.writers,
+            bulkBatch: n['bulk-batch'],
+            joiners: n.joiners,
+            connectBatch: n['connect-batch'],
+          },
+          { ...ctxBase, run: String(r) },
+        );
+        results.join.push(res);
+        const m = res.median;
+        log(
+          `    join + load ${m.totalMs.toFixed(0)} ms (median), server CPU ${m.serverCpuMs.toFixed(0)} ms; ` +
+            `connect → synced ${f(m.syncedMs, 0)} ms, server's part ${f(m.serverPartMs, 0)} ms, ` +
+            `downloaded ${f((m.downloadBytes ?? NaN) / MB, 2)} MB` +
+            (m.meetingDocBytes != null ? ` (meeting doc ${f(m.meetingDocBytes / MB, 2)} MB)` : ''),
+        );
+      } catch (e) {
+        fail('join', side, e);
+      }
+      await save();
     }
-    await save();
   }
   if (opts.profile && opts.sides.includes('polyphony')) {
     const dir = path.join(outDir, 'profiles', stamp, 'join-polyphony');
@@ -266,7 +296,29 @@ if (opts.scenarios.includes('join')) {
   }
 }
 
-// ── 4. loading the replay of a long meeting (Polyphony only) ──────────────────────────
+// ── 4. join cost against meetings stored (Polyphony only) ─────────────────────────────
+if (opts.scenarios.includes('stored') && opts.sides.includes('polyphony')) {
+  log(
+    `\n[stored] joins and edits with ${n['stored-few']} vs ${n['stored-meetings']} meetings stored (filling bounded by ${n['stored-fill-s']} s)`,
+  );
+  try {
+    results.stored = await storedRun(
+      {
+        few: n['stored-few'],
+        many: n['stored-meetings'],
+        fillS: n['stored-fill-s'],
+        joins: n['stored-joins'],
+        fillConcurrency: Math.min(16, n['connect-batch']),
+      },
+      { ...ctxBase, run: '1' },
+    );
+  } catch (e) {
+    fail('stored', 'polyphony', e);
+  }
+  await save();
+}
+
+// ── 5. loading the replay of a long meeting (Polyphony only) ──────────────────────────
 if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
   log(
     `\n[replay] a meeting of ${n['replay-contributions']} contributions by ${n['replay-people']} people, opened afresh ${n['replay-openings']} times`,
@@ -284,11 +336,10 @@ if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
 }
 
 results.finishedAt = new Date().toISOString();
+results.summary = buildSummary(results);
 await save();
 
 // ── summary ────────────────────────────────────────────────────────────────────────────
-const f = (x: number | null | undefined, d = 1) =>
-  x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d);
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a === null || a === undefined || b === null || b === undefined || !b ? '—' : `${(a / b).toFixed(2)}×`;
 const out: string[] = ['', '═'.repeat(100), 'SUMMARY', '═'.repeat(100)];
@@ -299,7 +350,7 @@ if (results.fanout) {
   const B = medians.baseline;
   out.push(
     '',
-    `Fan-out: ${params.participants} participants in one meeting, each writing every ${params.intervalMs} ms; ` +
+    `Fan-out: ${params.participants} participants in one meeting, each writing every ${params.intervalMs.toFixed(0)} ms (${params.editsPerS} edits/s); ` +
       `${params.durationS} s measured after ${params.warmupS} s warm-up; median of ${P?.runs ?? B?.runs ?? 0} run(s) per side`,
     '',
     table(
@@ -536,6 +587,15 @@ if (results.fanout?.medians.polyphony && results.fanout.medians.baseline) {
             `live heap ${f(iP.heapPerConnectionKB)} vs ${f(iB.heapPerConnectionKB)} KB (${ratio(iP.heapPerConnectionKB, iB.heapPerConnectionKB)})`,
         ]
       : []),
+  );
+}
+if (results.summary?.length) {
+  out.push(
+    '',
+    '═'.repeat(100),
+    `THE ISSUE'S TABLE: medians over runs (fan-out ${n.repeats} run(s) per side, order rotated; see bench/README.md for each row)`,
+    '═'.repeat(100),
+    summaryMarkdown(results.summary),
   );
 }
 if (results.errors.length) {
