@@ -18,7 +18,7 @@ import { idleRun, type IdleResult } from './scenarios/idle.js';
 import { joinRun, type JoinResult } from './scenarios/join.js';
 import { replayRun, type ReplayResult } from './scenarios/replay.js';
 import { storedRun, type StoredResult } from './scenarios/stored.js';
-import { buildSummary, summaryMarkdown, type SummaryRow } from './lib/summary.js';
+import { buildGoals, buildSummary, summaryMarkdown, type Goal, type SummaryRow } from './lib/summary.js';
 
 const opts: BenchOptions = parseOptions(process.argv.slice(2));
 const n = opts.n;
@@ -81,6 +81,7 @@ const results: {
   stored?: StoredResult;
   /** The issue's table: one row per metric, plain and Polyphony side by side (medians over runs). */
   summary?: SummaryRow[];
+  goals?: Goal[];
   errors: Array<{ scenario: string; side?: Side; message: string }>;
 } = {
   startedAt: new Date().toISOString(),
@@ -337,6 +338,7 @@ if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
 
 results.finishedAt = new Date().toISOString();
 results.summary = buildSummary(results);
+results.goals = buildGoals(results.summary);
 await save();
 
 // ── summary ────────────────────────────────────────────────────────────────────────────
@@ -571,31 +573,52 @@ if (results.replay) {
   );
 }
 
-if (results.fanout?.medians.polyphony && results.fanout.medians.baseline) {
-  const P = results.fanout.medians.polyphony;
-  const B = results.fanout.medians.baseline;
-  const iP = results.idle?.find((x) => x.side === 'polyphony');
-  const iB = results.idle?.find((x) => x.side === 'baseline');
+if (results.stored) {
+  const st = results.stored;
   out.push(
     '',
-    'Issue 3 goals (information, not assertions):',
-    `  server CPU per delivered update ≤ baseline: ${f(P.cpuPerDeliveryUs)} vs ${f(B.cpuPerDeliveryUs)} µs (${ratio(P.cpuPerDeliveryUs, B.cpuPerDeliveryUs)})`,
-    `  fan-out p95 within 1.25× of baseline:       ${f(P.p95)} vs ${f(B.p95)} ms (${ratio(P.p95, B.p95)})`,
-    ...(iP && iB
-      ? [
-          `  memory per connection ≤ baseline:           RSS ${f(iP.perConnectionKB)} vs ${f(iB.perConnectionKB)} KB (${ratio(iP.perConnectionKB, iB.perConnectionKB)}); ` +
-            `live heap ${f(iP.heapPerConnectionKB)} vs ${f(iB.heapPerConnectionKB)} KB (${ratio(iP.heapPerConnectionKB, iB.heapPerConnectionKB)})`,
-        ]
-      : []),
+    `Join and edit cost against meetings stored (Polyphony; ${n['stored-joins']} joins and 20 edits per case, server restarted on the DATA_DIR before each)`,
+    `  filling: ${st.fill.opened} meetings opened over HTTP in ${(st.fill.ms / 1000).toFixed(1)} s (${f(st.fill.perMeetingMs)} ms each)` +
+      (st.fill.complete ? '' : ` — stopped at the time bound, short of ${n['stored-meetings']}`),
+    '',
+    table(
+      [
+        'stored',
+        'start ms',
+        'RSS MB',
+        'HTTP join ms',
+        'connect → synced ms',
+        'join total ms',
+        'CPU/join ms',
+        'edit p50 ms',
+        'CPU/edit ms',
+      ],
+      [st.few, st.many].map((c) => [
+        c.stored,
+        round(c.startMs),
+        round(c.rssAfterStartMB),
+        round(c.median.httpMs),
+        round(c.median.syncedMs),
+        round(c.median.totalMs),
+        round(c.median.serverCpuMs),
+        round(c.edit.p50),
+        round(c.edit.serverCpuMsPerEdit),
+      ]),
+    ),
   );
 }
 if (results.summary?.length) {
   out.push(
     '',
     '═'.repeat(100),
-    `THE ISSUE'S TABLE: medians over runs (fan-out ${n.repeats} run(s) per side, order rotated; see bench/README.md for each row)`,
+    `THE ISSUE'S TABLE: medians over ${n.repeats} run(s) per side, order rotated (bench/README.md describes each row)`,
     '═'.repeat(100),
     summaryMarkdown(results.summary),
+    '',
+    "The issue's goals (information, not assertions):",
+    ...(results.goals ?? [])
+      .filter((g) => g.met !== null)
+      .map((g) => `  ${g.met ? 'met    ' : 'NOT met'}  ${g.goal}: ${g.figure}`),
   );
 }
 if (results.errors.length) {

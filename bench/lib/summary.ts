@@ -254,3 +254,59 @@ export function summaryMarkdown(rows: readonly SummaryRow[]): string {
     '\n',
   );
 }
+
+export interface Goal {
+  goal: string;
+  figure: string;
+  /** null: not measured in this run. */
+  met: boolean | null;
+}
+
+/** The issue's goals against this run's figures (information, not assertions). */
+export function buildGoals(rows: readonly SummaryRow[]): Goal[] {
+  const find = (metric: string) => rows.find((r) => r.metric.startsWith(metric));
+  const goals: Goal[] = [];
+  const ratioGoal = (goal: string, metric: string, i: number, max: number) => {
+    const r = find(metric);
+    const x = r?.values.ratio?.[i];
+    goals.push({
+      goal: `${goal} ≤ ${max}× plain`,
+      figure: x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`,
+      met: x === undefined || !Number.isFinite(x) ? null : x <= max,
+    });
+  };
+  const absGoal = (goal: string, metric: string, i: number, max: number, unit: string) => {
+    const x = find(metric)?.values.polyphony?.[i];
+    goals.push({
+      goal: `${goal} < ${max} ${unit}`,
+      figure: x === undefined || !Number.isFinite(x) ? '—' : `${fig(x)} ${unit}`,
+      met: x === undefined || !Number.isFinite(x) ? null : x < max,
+    });
+  };
+  ratioGoal('fan-out: server CPU per delivered update', 'server CPU per delivered update', 0, 1.0);
+  ratioGoal('fan-out: p95', 'edit → all', 1, 1.25);
+  ratioGoal('fan-out: p99', 'edit → all', 2, 1.5);
+  ratioGoal('fan-out: bytes to clients', 'bytes server → clients', 0, 1.5);
+  absGoal('fan-out: edit → "saved" p99', 'edit → "saved"', 1, 50, 'ms');
+  ratioGoal('500 × 4: RSS per connection', 'RSS per connection', 0, 1.0);
+  ratioGoal('500 × 4: connect → synced p50', 'connect → synced p50 / p95', 0, 1.25);
+  ratioGoal('500 × 4: connect → synced p95', 'connect → synced p50 / p95', 1, 1.25);
+  ratioGoal('500 × 4: server CPU to connect', 'server CPU to connect', 0, 1.5);
+  absGoal('cold load: connect → synced p50', 'connect → synced p50', 0, 100, 'ms');
+  absGoal("cold load: the server's part", "server's part", 0, 20, 'ms');
+  ratioGoal('cold load: state downloaded', 'state a joiner downloads', 0, 1.5);
+  for (const metric of [
+    'join: HTTP + connect → synced',
+    'server CPU per join',
+    'edit → other p50',
+    'server CPU per edit',
+  ]) {
+    const x = find(metric)?.values.ratio?.[0];
+    goals.push({
+      goal: `stored: ${metric}, many ÷ few ≤ 1.25 (independent of meetings held)`,
+      figure: x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`,
+      met: x === undefined || !Number.isFinite(x) ? null : x <= 1.25,
+    });
+  }
+  return goals;
+}
