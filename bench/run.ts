@@ -455,7 +455,7 @@ if (results.joinProfile) {
 if (results.idle?.length) {
   out.push(
     '',
-    `Mostly idle: ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s (one run per side)`,
+    `Mostly idle: ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s (${n.repeats} run(s) per side, rows in run order)`,
     '',
     'Server memory, each reading after a forced full GC: RSS (what the kernel sees) and the live JS heap',
     table(

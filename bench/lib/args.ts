@@ -14,7 +14,7 @@ const NUMERIC = {
   'duration-s': [30, 'fan-out: measured seconds per run'],
   'warmup-s': [5, 'fan-out: unmeasured seconds of the same load before measuring'],
   'drain-s': [15, 'longest wait for the last deliveries after the writers stop'],
-  repeats: [2, 'runs per side of fan-out, idle, join and stored (order rotated; medians are quoted)'],
+  repeats: [2, 'runs per side of fan-out, idle and join (order rotated; medians are quoted)'],
   meetings: [500, 'idle: meetings'],
   'per-meeting': [4, 'idle: participants per meeting'],
   'connect-batch': [50, 'connections (and HTTP requests) opened at once'],

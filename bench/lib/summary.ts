@@ -264,7 +264,8 @@ export interface Goal {
 
 /** The goals against this run's figures (information, not assertions). */
 export function buildGoals(rows: readonly SummaryRow[]): Goal[] {
-  const find = (metric: string) => rows.find((r) => r.metric.startsWith(metric));
+  const find = (metric: string) =>
+    rows.find((r) => r.metric === metric) ?? rows.find((r) => r.metric.startsWith(metric));
   const goals: Goal[] = [];
   const ratioGoal = (goal: string, metric: string, i: number, max: number) => {
     const r = find(metric);
