@@ -240,37 +240,41 @@ if (opts.scenarios.includes('idle')) {
 // ── 3. joining a large meeting ─────────────────────────────────────────────────────────
 if (opts.scenarios.includes('join')) {
   results.join = [];
-  log(
-    `\n[join] a meeting of ${n.contributions} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`,
-  );
-  for (let r = 1; r <= n.repeats; r++) {
-    const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
-    for (const side of order) {
-      log(`  run ${r} ${side}:`);
-      try {
-        const res = await joinRun(
-          side,
-          {
-            contributions: n.contributions,
-            writers: n.writers,
-            bulkBatch: n['bulk-batch'],
-            joiners: n.joiners,
-            connectBatch: n['connect-batch'],
-          },
-          { ...ctxBase, run: String(r) },
-        );
-        results.join.push(res);
-        const m = res.median;
-        log(
-          `    join + load ${m.totalMs.toFixed(0)} ms (median), server CPU ${m.serverCpuMs.toFixed(0)} ms; ` +
-            `connect → synced ${f(m.syncedMs, 0)} ms, server's part ${f(m.serverPartMs, 0)} ms, ` +
-            `downloaded ${f((m.downloadBytes ?? NaN) / MB, 2)} MB` +
-            (m.meetingDocBytes != null ? ` (meeting doc ${f(m.meetingDocBytes / MB, 2)} MB)` : ''),
-        );
-      } catch (e) {
-        fail('join', side, e);
+  const also = n['contributions-also'];
+  const sizes = [n.contributions, ...(also > 0 && also !== n.contributions ? [also] : [])];
+  for (const size of sizes) {
+    log(
+      `\n[join] a meeting of ${size} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`,
+    );
+    for (let r = 1; r <= n.repeats; r++) {
+      const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
+      for (const side of order) {
+        log(`  run ${r} ${side}:`);
+        try {
+          const res = await joinRun(
+            side,
+            {
+              contributions: size,
+              writers: n.writers,
+              bulkBatch: n['bulk-batch'],
+              joiners: n.joiners,
+              connectBatch: n['connect-batch'],
+            },
+            { ...ctxBase, run: String(r) },
+          );
+          results.join.push(res);
+          const m = res.median;
+          log(
+            `    join + load ${m.totalMs.toFixed(0)} ms (median), server CPU ${m.serverCpuMs.toFixed(0)} ms; ` +
+              `connect → synced ${f(m.syncedMs, 0)} ms, server's part ${f(m.serverPartMs, 0)} ms, ` +
+              `downloaded ${f((m.downloadBytes ?? NaN) / MB, 2)} MB` +
+              (m.meetingDocBytes != null ? ` (meeting doc ${f(m.meetingDocBytes / MB, 2)} MB)` : ''),
+          );
+        } catch (e) {
+          fail('join', side, e);
+        }
+        await save();
       }
-      await save();
     }
   }
   if (opts.profile && opts.sides.includes('polyphony')) {
@@ -529,10 +533,12 @@ if (results.idle?.length) {
 if (results.join?.length) {
   out.push(
     '',
-    `Joining a large meeting: ${n.contributions} contributions by ${n.writers} participants; median of ${n.joiners} joiner(s)`,
+    `Joining a large meeting: ${n.writers} participants wrote the history; median of ${n.joiners} joiner(s) per run`,
     '',
     table(
       [
+        'history',
+        'run',
         'side',
         'record KB',
         'build s',
@@ -543,8 +549,15 @@ if (results.join?.length) {
         'server CPU ms',
         'server share %',
         'client CPU ms',
+        'connect → synced ms',
+        "server's part ms",
+        'download KB',
+        'of which meeting doc KB',
+        'plain doc KB',
       ],
       results.join.map((x) => [
+        x.contributions,
+        x.run ?? '',
         x.side,
         round(x.recordKB),
         round(x.buildMs / 1000),
@@ -555,6 +568,11 @@ if (results.join?.length) {
         round(x.median.serverCpuMs),
         round(x.median.serverSharePct),
         round(x.median.clientCpuMs),
+        round(x.median.syncedMs ?? NaN),
+        round(x.median.serverPartMs ?? NaN),
+        round((x.median.downloadBytes ?? NaN) / 1024),
+        x.median.meetingDocBytes == null ? '—' : round(x.median.meetingDocBytes / 1024),
+        round(x.plainDocKB ?? NaN),
       ]),
     ),
   );

@@ -15,6 +15,7 @@ import { startServer, type Side } from '../lib/proc.js';
 import { median, pool, sleep, until } from '../lib/util.js';
 import { withTimeout } from '../lib/probe.js';
 import { MEETING_DOC, isId } from '../../shared/ids.js';
+import { VOICE_LOG } from '../../shared/record.js';
 
 export interface JoinParams {
   contributions: number;
@@ -49,6 +50,8 @@ export interface JoinSample {
 
 export interface JoinResult {
   side: Side;
+  /** Which run (ctx.run). */
+  run?: string;
   contributions: number;
   writers: number;
   /** Encoded size of every document of the meeting (what a joiner downloads, before framing). */
@@ -152,7 +155,7 @@ export async function joinRun(
       const plain = new Y.Doc();
       const arr = plain.getArray<unknown>('log');
       for (const d of reference.conn.voices.values()) {
-        const entries = d.getArray<unknown>('log').toArray();
+        const entries = d.getArray<unknown>(VOICE_LOG).toArray();
         for (let i = 0; i < entries.length; i += p.bulkBatch) arr.push(entries.slice(i, i + p.bulkBatch));
       }
       plainDocBytes = Y.encodeStateAsUpdate(plain).length;
@@ -252,6 +255,7 @@ export async function joinRun(
     };
     return {
       side,
+      run: ctx.run,
       contributions: C,
       writers: W,
       recordKB: recordBytes / 1024,
