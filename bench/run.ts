@@ -225,7 +225,8 @@ if (opts.scenarios.includes('idle')) {
         results.idle.push(res);
         log(
           `    ${res.perConnectionKB.toFixed(1)} KB per connection, ${res.perMeetingKB.toFixed(1)} KB per meeting; ` +
-            `connect → synced p50 ${res.synced.p50.toFixed(0)} ms p95 ${res.synced.p95.toFixed(0)} ms; ` +
+            `connect → synced p50 ${res.synced.p50.toFixed(0)} ms p95 ${res.synced.p95.toFixed(0)} ms ` +
+            `(first of each meeting p50 ${res.syncedFirst.p50.toFixed(0)}, others ${res.syncedRest.p50.toFixed(0)}); ` +
             `server CPU to connect ${(res.connectCpuMs / 1000).toFixed(2)} s; ` +
             `trickle p95 ${res.trickle.latency.p95.toFixed(1)} ms; converged ${res.converged ? 'yes' : 'NO'}`,
         );

@@ -11,6 +11,8 @@ import type { Side } from './proc.js';
 import { median } from './util.js';
 
 export interface SummaryRow {
+  /** Which scenario the row belongs to: fanout, idle, cold (first history size), cold-<size>, stored. */
+  group: string;
   scenario: string;
   metric: string;
   plain: string;
@@ -56,6 +58,7 @@ function row(
   const ratioText =
     ratio && ratio.some(Number.isFinite) ? ratio.map((r) => (Number.isFinite(r) ? r.toFixed(2) : '—')).join(' / ') : '';
   return {
+    group: '',
     scenario,
     metric,
     plain: show(plain),
@@ -67,10 +70,13 @@ function row(
 
 export function buildSummary(r: SummaryInput): SummaryRow[] {
   const rows: SummaryRow[] = [];
+  let group = '';
+  const add = (x: SummaryRow) => rows.push({ ...x, group });
   const bySide = <T extends { side: Side }>(xs: readonly T[] | undefined, side: Side): T[] =>
     (xs ?? []).filter((x) => x.side === side);
 
   if (r.fanout && r.fanout.runs.length) {
+    group = 'fanout';
     const { params } = r.fanout;
     const P = bySide(r.fanout.runs, 'polyphony');
     const B = bySide(r.fanout.runs, 'baseline');
@@ -84,11 +90,11 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
       (x: FanoutResult) => x.latency.p95,
       (x: FanoutResult) => x.latency.p99,
     ];
-    rows.push(
+    add(
       row(sc, `edit → all ${params.participants - 1} others p50 / p95 / p99`, v3(B, lat), v3(P, lat), { unit: 'ms' }),
     );
     const nominal = Math.round(params.editsPerS * (params.participants - 1));
-    rows.push(
+    add(
       row(
         '',
         `server CPU, % of one core at ${nominal} deliveries/s`,
@@ -96,7 +102,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
         v(P, (x) => x.serverCpuPct),
       ),
     );
-    rows.push(
+    add(
       row(
         '',
         'server CPU per delivered update',
@@ -107,7 +113,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
         },
       ),
     );
-    rows.push(
+    add(
       row(
         '',
         `bytes server → clients (WebSocket payloads, the measured ${params.durationS} s)`,
@@ -118,7 +124,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
         },
       ),
     );
-    rows.push(
+    add(
       row(
         '',
         'server RSS after connect',
@@ -127,7 +133,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
         { unit: 'MB' },
       ),
     );
-    rows.push(
+    add(
       row(
         '',
         'edit → "saved" at the writer p50 / p99',
@@ -142,20 +148,21 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
   }
 
   if (r.idle?.length) {
+    group = 'idle';
     const P = bySide(r.idle, 'polyphony');
     const B = bySide(r.idle, 'baseline');
     const v = (x: IdleResult[], fs: Array<(r: IdleResult) => number | null | undefined>) =>
       x.length ? fs.map((f) => medOf(x, f)) : null;
     const any = P[0] ?? B[0]!;
     const sc = `${any.meetings} meetings × ${any.connections / any.meetings} people`;
-    rows.push(
+    add(
       row(sc, 'RSS per connection after connect', v(B, [(x) => x.perConnectionKB]), v(P, [(x) => x.perConnectionKB]), {
         unit: 'KB',
       }),
     );
     const syn = [(x: IdleResult) => x.synced.p50, (x: IdleResult) => x.synced.p95];
-    rows.push(row('', 'connect → synced p50 / p95', v(B, syn), v(P, syn), { unit: 'ms' }));
-    rows.push(
+    add(row('', 'connect → synced p50 / p95', v(B, syn), v(P, syn), { unit: 'ms' }));
+    add(
       row(
         '',
         `server CPU to connect all ${any.connections}`,
@@ -168,7 +175,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
     );
     if (P.length) {
       const joins = any.connections - any.meetings;
-      rows.push({
+      add({
         ...row(
           '',
           `${any.meetings} opens + ${joins} joins over HTTP before that: time, server CPU`,
@@ -185,12 +192,13 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
 
   const sizes = [...new Set((r.join ?? []).map((x) => x.contributions))];
   for (const C of sizes) {
+    group = C === sizes[0] ? 'cold' : `cold-${C}`;
     const runs = (r.join ?? []).filter((x) => x.contributions === C);
     const P = bySide(runs, 'polyphony');
     const B = bySide(runs, 'baseline');
     const v = (x: JoinResult[], f: (r: JoinResult) => number | null | undefined) => (x.length ? [medOf(x, f)] : null);
     const sc = `cold load: a newcomer joins a ${C.toLocaleString('en')}-edit history`;
-    rows.push(
+    add(
       row(
         sc,
         'connect → synced p50',
@@ -199,7 +207,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
         { unit: 'ms' },
       ),
     );
-    rows.push(
+    add(
       row(
         '',
         "server's part (step 1 sent → step 2 arrived)",
@@ -211,7 +219,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
       ),
     );
     const meetingDoc = P.length ? medOf(P, (x) => x.median.meetingDocBytes) / MB : NaN;
-    rows.push(
+    add(
       row(
         '',
         'state a joiner downloads (WebSocket payloads until synced)',
@@ -223,6 +231,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
   }
 
   if (r.stored) {
+    group = 'stored';
     const { few, many } = r.stored;
     const sc = `join cost vs meetings stored: ${few.stored.toLocaleString('en')} vs ${many.stored.toLocaleString('en')}`;
     let first = true;
@@ -232,7 +241,7 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
         ratio: [b / a],
       });
       x.polyphony = `${fig(a)} → ${fig(b)} ${unit}`;
-      rows.push(x);
+      add(x);
       first = false;
     };
     pair('join: HTTP + connect → synced', few.median.totalMs, many.median.totalMs, 'ms');
@@ -265,8 +274,11 @@ export interface Goal {
 
 /** The issue's goals against this run's figures (information, not assertions). */
 export function buildGoals(rows: readonly SummaryRow[]): Goal[] {
-  const find = (metric: string) =>
-    rows.find((r) => r.metric === metric) ?? rows.find((r) => r.metric.startsWith(metric));
+  const find = (key: string) => {
+    const [group, metric] = key.split(':') as [string, string];
+    const inGroup = rows.filter((r) => r.group === group);
+    return inGroup.find((r) => r.metric === metric) ?? inGroup.find((r) => r.metric.startsWith(metric));
+  };
   const goals: Goal[] = [];
   const ratioGoal = (goal: string, metric: string, i: number, max: number) => {
     const r = find(metric);
@@ -285,25 +297,25 @@ export function buildGoals(rows: readonly SummaryRow[]): Goal[] {
       met: x === undefined || !Number.isFinite(x) ? null : x < max,
     });
   };
-  ratioGoal('fan-out: server CPU per delivered update', 'server CPU per delivered update', 0, 1.0);
-  ratioGoal('fan-out: p95', 'edit → all', 1, 1.25);
-  ratioGoal('fan-out: p99', 'edit → all', 2, 1.5);
-  ratioGoal('fan-out: bytes to clients', 'bytes server → clients', 0, 1.5);
-  absGoal('fan-out: edit → "saved" p99', 'edit → "saved"', 1, 50, 'ms');
-  ratioGoal('500 × 4: RSS per connection', 'RSS per connection', 0, 1.0);
-  ratioGoal('500 × 4: connect → synced p50', 'connect → synced p50 / p95', 0, 1.25);
-  ratioGoal('500 × 4: connect → synced p95', 'connect → synced p50 / p95', 1, 1.25);
-  ratioGoal('500 × 4: server CPU to connect', 'server CPU to connect', 0, 1.5);
-  absGoal('cold load (first history size): connect → synced p50', 'connect → synced p50', 0, 100, 'ms');
-  absGoal("cold load (first history size): the server's part", "server's part", 0, 20, 'ms');
-  ratioGoal('cold load (first history size): state downloaded', 'state a joiner downloads', 0, 1.5);
+  ratioGoal('fan-out: server CPU per delivered update', 'fanout:server CPU per delivered update', 0, 1.0);
+  ratioGoal('fan-out: p95', 'fanout:edit → all', 1, 1.25);
+  ratioGoal('fan-out: p99', 'fanout:edit → all', 2, 1.5);
+  ratioGoal('fan-out: bytes to clients', 'fanout:bytes server → clients', 0, 1.5);
+  absGoal('fan-out: edit → "saved" p99', 'fanout:edit → "saved"', 1, 50, 'ms');
+  ratioGoal('500 × 4: RSS per connection', 'idle:RSS per connection', 0, 1.0);
+  ratioGoal('500 × 4: connect → synced p50', 'idle:connect → synced p50 / p95', 0, 1.25);
+  ratioGoal('500 × 4: connect → synced p95', 'idle:connect → synced p50 / p95', 1, 1.25);
+  ratioGoal('500 × 4: server CPU to connect', 'idle:server CPU to connect', 0, 1.5);
+  absGoal('cold load (first history size): connect → synced p50', 'cold:connect → synced p50', 0, 100, 'ms');
+  absGoal("cold load (first history size): the server's part", "cold:server's part", 0, 20, 'ms');
+  ratioGoal('cold load (first history size): state downloaded', 'cold:state a joiner downloads', 0, 1.5);
   for (const metric of [
     'join: HTTP + connect → synced',
     'server CPU per join',
     'edit → other p50',
     'server CPU per edit',
   ]) {
-    const x = find(metric)?.values.ratio?.[0];
+    const x = find(`stored:${metric}`)?.values.ratio?.[0];
     goals.push({
       goal: `stored: ${metric}, many ÷ few ≤ 1.25 (independent of meetings held)`,
       figure: x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`,

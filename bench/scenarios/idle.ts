@@ -43,6 +43,9 @@ export interface IdleResult {
   httpCpuMs: number | null;
   /** connect → synced of every connection (ms): from creating the client until it holds every document of its meeting. */
   synced: LatencySummary;
+  /** The same, for the first connection of each meeting, and for the others. */
+  syncedFirst: LatencySummary;
+  syncedRest: LatencySummary;
   rssMB: { base: number; afterHttp: number | null; afterFirst: number; afterAll: number; peak: number };
   /** (RSS with everyone connected − idle server RSS) ÷ connections, and ÷ meetings. */
   perConnectionKB: number;
@@ -160,6 +163,8 @@ export async function idleRun(
     }
 
     const syncedMs: number[] = [];
+    const syncedFirstMs: number[] = [];
+    const syncedRestMs: number[] = [];
     const connectOne = async (m: number, k: number): Promise<void> => {
       const index = m * K + k;
       const c =
@@ -174,6 +179,7 @@ export async function idleRun(
       opened.push(c);
       await withTimeout(c.probe!.synced, 60_000, `connection ${index} to sync`);
       syncedMs.push(c.probe!.connectToSyncedMs!);
+      (k === 0 ? syncedFirstMs : syncedRestMs).push(c.probe!.connectToSyncedMs!);
     };
 
     // ── connect: first the first participant of every meeting, then everyone else ──
@@ -250,6 +256,8 @@ export async function idleRun(
       connectCpuMs,
       httpCpuMs,
       synced: summarise(syncedMs),
+      syncedFirst: summarise(syncedFirstMs),
+      syncedRest: summarise(syncedRestMs),
       rssMB: {
         base: base.rss / MB,
         afterHttp: afterHttp === null ? null : afterHttp.rss / MB,
