@@ -636,8 +636,8 @@ if (results.summary?.length) {
     '',
     "The issue's goals (information, not assertions):",
     ...(results.goals ?? [])
-      .filter((g) => g.met !== null)
-      .map((g) => `  ${g.met ? 'met    ' : 'NOT met'}  ${g.goal}: ${g.figure}`),
+      .filter((g) => g.figure !== '—')
+      .map((g) => `  ${g.met === null ? '?      ' : g.met ? 'met    ' : 'NOT met'}  ${g.goal}: ${g.figure}`),
   );
 }
 if (results.errors.length) {

@@ -283,10 +283,19 @@ export function buildGoals(rows: readonly SummaryRow[]): Goal[] {
   const ratioGoal = (goal: string, metric: string, i: number, max: number) => {
     const r = find(metric);
     const x = r?.values.ratio?.[i];
+    const plain = r?.values.plain?.[i];
+    const poly = r?.values.polyphony?.[i];
+    // A delta at or below zero (RSS noise at small sizes) measures nothing.
+    const noise = plain !== undefined && poly !== undefined && (plain <= 0 || poly <= 0);
     goals.push({
       goal: `${goal} ≤ ${max}× plain`,
-      figure: x === undefined || !Number.isFinite(x) ? '—' : `${x.toFixed(2)}×`,
-      met: x === undefined || !Number.isFinite(x) ? null : x <= max,
+      figure:
+        x === undefined || !Number.isFinite(x)
+          ? '—'
+          : noise
+            ? `${x.toFixed(2)}× (not measurable: a figure ≤ 0, too small a run)`
+            : `${x.toFixed(2)}×`,
+      met: x === undefined || !Number.isFinite(x) || noise ? null : x <= max,
     });
   };
   const absGoal = (goal: string, metric: string, i: number, max: number, unit: string) => {
