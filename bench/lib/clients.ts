@@ -125,14 +125,23 @@ export class PolyphonyClient implements BenchClient {
         if (!ws || hooked.has(ws) || typeof ws.on !== 'function') return;
         hooked.add(ws);
         ws.on('message', (data: WS.RawData, isBinary: boolean) => {
-          const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+          const size = Array.isArray(data)
+            ? data.reduce((a, b) => a + b.length, 0)
+            : (data as Buffer | ArrayBuffer).byteLength;
           if (traffic) {
             traffic.frames++;
-            traffic.bytes += buf.length;
+            traffic.bytes += size;
           }
           if (probe) {
-            probe.received(buf.length);
-            if (probe.splitByDoc && probe.syncedAt === null) splitFrame(probe, buf, isBinary);
+            probe.received(size);
+            if (probe.splitByDoc && probe.syncedAt === null) {
+              const buf = Array.isArray(data)
+                ? Buffer.concat(data)
+                : Buffer.isBuffer(data)
+                  ? data
+                  : Buffer.from(data as ArrayBuffer);
+              splitFrame(probe, buf, isBinary);
+            }
           }
         });
       };
