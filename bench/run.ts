@@ -17,6 +17,8 @@ import { fanoutRun, type FanoutParams, type FanoutResult } from './scenarios/fan
 import { idleRun, type IdleResult } from './scenarios/idle.js';
 import { joinRun, type JoinResult } from './scenarios/join.js';
 import { replayRun, type ReplayResult } from './scenarios/replay.js';
+import { storedRun, type StoredResult } from './scenarios/stored.js';
+import { buildGoals, buildSummary, summaryMarkdown, type Goal, type SummaryRow } from './lib/summary.js';
 
 const opts: BenchOptions = parseOptions(process.argv.slice(2));
 const n = opts.n;
@@ -51,6 +53,10 @@ interface FanoutMedians {
   serverCpuPct: number;
   cpuPerDeliveryUs: number;
   peakRssMB: number;
+  rssAfterConnectMB: number;
+  bytesMB: number;
+  savedP50: number | null;
+  savedP99: number | null;
   framesPerDelivery: number;
   bytesPerDelivery: number;
   converged: boolean;
@@ -72,6 +78,10 @@ const results: {
   idle?: IdleResult[];
   join?: JoinResult[];
   replay?: ReplayResult;
+  stored?: StoredResult;
+  /** The issue's table: one row per metric, plain and Polyphony side by side (medians over runs). */
+  summary?: SummaryRow[];
+  goals?: Goal[];
   errors: Array<{ scenario: string; side?: Side; message: string }>;
 } = {
   startedAt: new Date().toISOString(),
@@ -104,6 +114,10 @@ function fail(scenario: string, side: Side | undefined, e: unknown): void {
   log(`  ✗ ${scenario}${side ? ` (${side})` : ''} failed: ${e instanceof Error ? e.message : String(e)}`);
 }
 
+const MB = 1024 * 1024;
+const f = (x: number | null | undefined, d = 1) =>
+  x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d);
+
 const ctxBase = { logDir, log, ...(opts.serverRoot ? { serverRoot } : {}) };
 log(
   `Polyphony bench — ${results.environment.cpus} CPU(s), Node ${process.version}, server from ${serverRoot} @ ${String(results.environment.serverCommit)}`,
@@ -114,7 +128,8 @@ log(`results: ${path.relative(ROOT, jsonFile)}; server logs: ${path.relative(ROO
 if (opts.scenarios.includes('fanout')) {
   const params: FanoutParams = {
     participants: n.participants,
-    intervalMs: n['interval-ms'],
+    editsPerS: n['edits-per-s'],
+    intervalMs: (n.participants * 1000) / n['edits-per-s'],
     durationS: n['duration-s'],
     warmupS: n['warmup-s'],
     drainS: n['drain-s'],
@@ -122,7 +137,7 @@ if (opts.scenarios.includes('fanout')) {
   };
   results.fanout = { params, runs: [], medians: {}, profiled: [] };
   log(
-    `\n[fan-out] ${params.participants} participants, one contribution each every ${params.intervalMs} ms, ${params.warmupS} s warm-up + ${params.durationS} s measured, ${n.repeats} run(s) per side`,
+    `\n[fan-out] ${params.participants} participants, ${params.editsPerS} edits/s in all (one each every ${params.intervalMs.toFixed(0)} ms), ${params.warmupS} s warm-up + ${params.durationS} s measured, ${n.repeats} run(s) per side`,
   );
   for (let r = 1; r <= n.repeats; r++) {
     // Alternate which side goes first, so drift in the machine's state does not favour one side.
@@ -157,6 +172,10 @@ if (opts.scenarios.includes('fanout')) {
       serverCpuPct: median(runs.map((x) => x.serverCpuPct)),
       cpuPerDeliveryUs: median(runs.map((x) => x.cpuPerDeliveryUs)),
       peakRssMB: median(runs.map((x) => x.peakRssMB)),
+      rssAfterConnectMB: median(runs.map((x) => x.rssAfterConnectMB)),
+      bytesMB: median(runs.map((x) => x.bytesMB)),
+      savedP50: runs.every((x) => x.saved) ? median(runs.map((x) => x.saved!.p50)) : null,
+      savedP99: runs.every((x) => x.saved) ? median(runs.map((x) => x.saved!.p99)) : null,
       framesPerDelivery: median(runs.map((x) => x.framesPerDelivery)),
       bytesPerDelivery: median(runs.map((x) => x.bytesPerDelivery)),
       converged: runs.every((x) => x.converged && x.sameState),
@@ -186,61 +205,78 @@ if (opts.scenarios.includes('idle')) {
   log(
     `\n[idle] ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s`,
   );
-  for (const side of opts.sides) {
-    log(`  ${side}:`);
-    try {
-      const res = await idleRun(
-        side,
-        {
-          meetings: n.meetings,
-          perMeeting: n['per-meeting'],
-          connectBatch: n['connect-batch'],
-          tricklePerS: n['trickle-per-s'],
-          trickleS: n['trickle-s'],
-          drainS: n['drain-s'],
-        },
-        { ...ctxBase, run: '1' },
-      );
-      results.idle.push(res);
-      log(
-        `    ${res.perConnectionKB.toFixed(1)} KB per connection, ${res.perMeetingKB.toFixed(1)} KB per meeting; ` +
-          `trickle p95 ${res.trickle.latency.p95.toFixed(1)} ms; converged ${res.converged ? 'yes' : 'NO'}`,
-      );
-    } catch (e) {
-      fail('idle', side, e);
+  for (let r = 1; r <= n.repeats; r++) {
+    const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
+    for (const side of order) {
+      log(`  run ${r} ${side}:`);
+      try {
+        const res = await idleRun(
+          side,
+          {
+            meetings: n.meetings,
+            perMeeting: n['per-meeting'],
+            connectBatch: n['connect-batch'],
+            tricklePerS: n['trickle-per-s'],
+            trickleS: n['trickle-s'],
+            drainS: n['drain-s'],
+          },
+          { ...ctxBase, run: String(r) },
+        );
+        results.idle.push(res);
+        log(
+          `    ${res.perConnectionKB.toFixed(1)} KB per connection, ${res.perMeetingKB.toFixed(1)} KB per meeting; ` +
+            `connect → synced p50 ${res.synced.p50.toFixed(0)} ms p95 ${res.synced.p95.toFixed(0)} ms ` +
+            `(first of each meeting p50 ${res.syncedFirst.p50.toFixed(0)}, others ${res.syncedRest.p50.toFixed(0)}); ` +
+            `server CPU to connect ${(res.connectCpuMs / 1000).toFixed(2)} s; ` +
+            `trickle p95 ${res.trickle.latency.p95.toFixed(1)} ms; converged ${res.converged ? 'yes' : 'NO'}`,
+        );
+      } catch (e) {
+        fail('idle', side, e);
+      }
+      await save();
     }
-    await save();
   }
 }
 
 // ── 3. joining a large meeting ─────────────────────────────────────────────────────────
 if (opts.scenarios.includes('join')) {
   results.join = [];
-  log(
-    `\n[join] a meeting of ${n.contributions} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`,
-  );
-  for (const side of opts.sides) {
-    log(`  ${side}:`);
-    try {
-      const res = await joinRun(
-        side,
-        {
-          contributions: n.contributions,
-          writers: n.writers,
-          bulkBatch: n['bulk-batch'],
-          joiners: n.joiners,
-          connectBatch: n['connect-batch'],
-        },
-        { ...ctxBase, run: '1' },
-      );
-      results.join.push(res);
-      log(
-        `    join + load ${res.median.totalMs.toFixed(0)} ms (median), server CPU ${res.median.serverCpuMs.toFixed(0)} ms`,
-      );
-    } catch (e) {
-      fail('join', side, e);
+  const also = n['contributions-also'];
+  const sizes = [n.contributions, ...(also > 0 && also !== n.contributions ? [also] : [])];
+  for (const size of sizes) {
+    log(
+      `\n[join] a meeting of ${size} contributions by ${n.writers} participants; ${n.joiners} new joiner(s) one after another`,
+    );
+    for (let r = 1; r <= n.repeats; r++) {
+      const order = r % 2 === 1 ? opts.sides : [...opts.sides].reverse();
+      for (const side of order) {
+        log(`  run ${r} ${side}:`);
+        try {
+          const res = await joinRun(
+            side,
+            {
+              contributions: size,
+              writers: n.writers,
+              bulkBatch: n['bulk-batch'],
+              joiners: n.joiners,
+              connectBatch: n['connect-batch'],
+            },
+            { ...ctxBase, run: String(r) },
+          );
+          results.join.push(res);
+          const m = res.median;
+          log(
+            `    join + load ${m.totalMs.toFixed(0)} ms (median), server CPU ${m.serverCpuMs.toFixed(0)} ms; ` +
+              `connect → synced ${f(m.syncedMs, 0)} ms, server's part ${f(m.serverPartMs, 0)} ms, ` +
+              `downloaded ${f((m.downloadBytes ?? NaN) / MB, 2)} MB` +
+              (m.meetingDocBytes != null ? ` (meeting doc ${f(m.meetingDocBytes / MB, 2)} MB)` : ''),
+          );
+        } catch (e) {
+          fail('join', side, e);
+        }
+        await save();
+      }
     }
-    await save();
   }
   if (opts.profile && opts.sides.includes('polyphony')) {
     const dir = path.join(outDir, 'profiles', stamp, 'join-polyphony');
@@ -266,7 +302,29 @@ if (opts.scenarios.includes('join')) {
   }
 }
 
-// ── 4. loading the replay of a long meeting (Polyphony only) ──────────────────────────
+// ── 4. join cost against meetings stored (Polyphony only) ─────────────────────────────
+if (opts.scenarios.includes('stored') && opts.sides.includes('polyphony')) {
+  log(
+    `\n[stored] joins and edits with ${n['stored-few']} vs ${n['stored-meetings']} meetings stored (filling bounded by ${n['stored-fill-s']} s)`,
+  );
+  try {
+    results.stored = await storedRun(
+      {
+        few: n['stored-few'],
+        many: n['stored-meetings'],
+        fillS: n['stored-fill-s'],
+        joins: n['stored-joins'],
+        fillConcurrency: Math.min(16, n['connect-batch']),
+      },
+      { ...ctxBase, run: '1' },
+    );
+  } catch (e) {
+    fail('stored', 'polyphony', e);
+  }
+  await save();
+}
+
+// ── 5. loading the replay of a long meeting (Polyphony only) ──────────────────────────
 if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
   log(
     `\n[replay] a meeting of ${n['replay-contributions']} contributions by ${n['replay-people']} people, opened afresh ${n['replay-openings']} times`,
@@ -284,11 +342,11 @@ if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
 }
 
 results.finishedAt = new Date().toISOString();
+results.summary = buildSummary(results);
+results.goals = buildGoals(results.summary);
 await save();
 
 // ── summary ────────────────────────────────────────────────────────────────────────────
-const f = (x: number | null | undefined, d = 1) =>
-  x === null || x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d);
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a === null || a === undefined || b === null || b === undefined || !b ? '—' : `${(a / b).toFixed(2)}×`;
 const out: string[] = ['', '═'.repeat(100), 'SUMMARY', '═'.repeat(100)];
@@ -299,7 +357,7 @@ if (results.fanout) {
   const B = medians.baseline;
   out.push(
     '',
-    `Fan-out: ${params.participants} participants in one meeting, each writing every ${params.intervalMs} ms; ` +
+    `Fan-out: ${params.participants} participants in one meeting, each writing every ${params.intervalMs.toFixed(0)} ms (${params.editsPerS} edits/s); ` +
       `${params.durationS} s measured after ${params.warmupS} s warm-up; median of ${P?.runs ?? B?.runs ?? 0} run(s) per side`,
     '',
     table(
@@ -402,7 +460,7 @@ if (results.joinProfile) {
 if (results.idle?.length) {
   out.push(
     '',
-    `Mostly idle: ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s (one run per side)`,
+    `Mostly idle: ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s (${n.repeats} run(s) per side, rows in run order)`,
     '',
     'Server memory, each reading after a forced full GC: RSS (what the kernel sees) and the live JS heap',
     table(
@@ -476,10 +534,12 @@ if (results.idle?.length) {
 if (results.join?.length) {
   out.push(
     '',
-    `Joining a large meeting: ${n.contributions} contributions by ${n.writers} participants; median of ${n.joiners} joiner(s)`,
+    `Joining a large meeting: ${n.writers} participants wrote the history; median of ${n.joiners} joiner(s) per run`,
     '',
     table(
       [
+        'history',
+        'run',
         'side',
         'record KB',
         'build s',
@@ -490,8 +550,15 @@ if (results.join?.length) {
         'server CPU ms',
         'server share %',
         'client CPU ms',
+        'connect → synced ms',
+        "server's part ms",
+        'download KB',
+        'of which meeting doc KB',
+        'plain doc KB',
       ],
       results.join.map((x) => [
+        x.contributions,
+        x.run ?? '',
         x.side,
         round(x.recordKB),
         round(x.buildMs / 1000),
@@ -502,6 +569,11 @@ if (results.join?.length) {
         round(x.median.serverCpuMs),
         round(x.median.serverSharePct),
         round(x.median.clientCpuMs),
+        round(x.median.syncedMs ?? NaN),
+        round(x.median.serverPartMs ?? NaN),
+        round((x.median.downloadBytes ?? NaN) / 1024),
+        x.median.meetingDocBytes == null ? '—' : round(x.median.meetingDocBytes / 1024),
+        round(x.plainDocKB ?? NaN),
       ]),
     ),
   );
@@ -520,22 +592,52 @@ if (results.replay) {
   );
 }
 
-if (results.fanout?.medians.polyphony && results.fanout.medians.baseline) {
-  const P = results.fanout.medians.polyphony;
-  const B = results.fanout.medians.baseline;
-  const iP = results.idle?.find((x) => x.side === 'polyphony');
-  const iB = results.idle?.find((x) => x.side === 'baseline');
+if (results.stored) {
+  const st = results.stored;
   out.push(
     '',
-    'Issue 3 goals (information, not assertions):',
-    `  server CPU per delivered update ≤ baseline: ${f(P.cpuPerDeliveryUs)} vs ${f(B.cpuPerDeliveryUs)} µs (${ratio(P.cpuPerDeliveryUs, B.cpuPerDeliveryUs)})`,
-    `  fan-out p95 within 1.25× of baseline:       ${f(P.p95)} vs ${f(B.p95)} ms (${ratio(P.p95, B.p95)})`,
-    ...(iP && iB
-      ? [
-          `  memory per connection ≤ baseline:           RSS ${f(iP.perConnectionKB)} vs ${f(iB.perConnectionKB)} KB (${ratio(iP.perConnectionKB, iB.perConnectionKB)}); ` +
-            `live heap ${f(iP.heapPerConnectionKB)} vs ${f(iB.heapPerConnectionKB)} KB (${ratio(iP.heapPerConnectionKB, iB.heapPerConnectionKB)})`,
-        ]
-      : []),
+    `Join and edit cost against meetings stored (Polyphony; ${n['stored-joins']} joins and 20 edits per case, server restarted on the DATA_DIR before each)`,
+    `  filling: ${st.fill.opened} meetings opened over HTTP in ${(st.fill.ms / 1000).toFixed(1)} s (${f(st.fill.perMeetingMs)} ms each)` +
+      (st.fill.complete ? '' : ` — stopped at the time bound, short of ${n['stored-meetings']}`),
+    '',
+    table(
+      [
+        'stored',
+        'start ms',
+        'RSS MB',
+        'HTTP join ms',
+        'connect → synced ms',
+        'join total ms',
+        'CPU/join ms',
+        'edit p50 ms',
+        'CPU/edit ms',
+      ],
+      [st.few, st.many].map((c) => [
+        c.stored,
+        round(c.startMs),
+        round(c.rssAfterStartMB),
+        round(c.median.httpMs),
+        round(c.median.syncedMs),
+        round(c.median.totalMs),
+        round(c.median.serverCpuMs),
+        round(c.edit.p50),
+        round(c.edit.serverCpuMsPerEdit),
+      ]),
+    ),
+  );
+}
+if (results.summary?.length) {
+  out.push(
+    '',
+    '═'.repeat(100),
+    `THE ISSUE'S TABLE: medians over ${n.repeats} run(s) per side, order rotated (bench/README.md describes each row)`,
+    '═'.repeat(100),
+    summaryMarkdown(results.summary),
+    '',
+    "The issue's goals (information, not assertions):",
+    ...(results.goals ?? [])
+      .filter((g) => g.figure !== '—')
+      .map((g) => `  ${g.met === null ? '?      ' : g.met ? 'met    ' : 'NOT met'}  ${g.goal}: ${g.figure}`),
   );
 }
 if (results.errors.length) {

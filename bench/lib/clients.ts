@@ -15,7 +15,9 @@ import { MeetingConnection } from '../../client/lib/connection.js';
 import { randomEntryId } from '../../shared/ids.js';
 import type { Admission } from '../../shared/protocol.js';
 import { VOICE_LOG, type OrderMark } from '../../shared/record.js';
-import { toBase64 } from '../../shared/wire.js';
+import { fromBase64, toBase64 } from '../../shared/wire.js';
+import { MEETING_DOC } from '../../shared/ids.js';
+import { SyncProbe, splitFrame, syncKind, syncKindB64 } from './probe.js';
 import { until } from './util.js';
 
 /** What the clients received from the server: WebSocket messages and their payload bytes. */
@@ -31,6 +33,14 @@ export interface Sink {
   entry(client: number, text: string): void;
   /** Client `client` now holds the server's order mark for entry `entryId` (Polyphony only). */
   mark?(client: number, entryId: string): void;
+  /** A write of client `client` made at `t0` (performance.now()) is now saved, `ms` later (Polyphony only). */
+  saved?(client: number, t0: number, ms: number): void;
+}
+
+/** Per-client options: a sync probe (connect → synced, step timestamps, bytes). */
+export interface ClientOptions {
+  /** Record this client's sync (see probe.ts); `split`: also split its received bytes by document. */
+  probe?: 'timing' | 'split';
 }
 
 export interface BenchClient {
@@ -92,18 +102,91 @@ function isOrderMark(x: unknown): x is OrderMark {
 export class PolyphonyClient implements BenchClient {
   readonly #watched = new Set<Y.Doc>();
 
+  readonly probe: SyncProbe | null;
+  /** Own writes not yet saved: the voice document's clock after each, and its time. */
+  readonly #unsaved: Array<{ clock: number; t0: number }> = [];
+
   private constructor(
     readonly index: number,
     readonly conn: MeetingConnection,
     readonly sink: Sink | null,
+    opts: ClientOptions = {},
   ) {
     conn.subscribe(() => this.#watch());
+    const probe = opts.probe ? new SyncProbe(opts.probe === 'split') : null;
+    this.probe = probe;
     const traffic = sink?.traffic;
-    if (traffic) {
-      // Each Socket.IO event is one WebSocket text frame: 42["event",…args] (no binary attachments).
+    if (traffic || probe) {
+      // WebSocket payload bytes, as the socket receives them (each engine.io connection's `ws`),
+      // from the Engine.IO handshake on: the same count as the baseline's.
+      const hooked = new WeakSet<object>();
+      const hook = () => {
+        const ws = (conn.socket.io.engine?.transport as unknown as { ws?: WS } | undefined)?.ws;
+        if (!ws || hooked.has(ws) || typeof ws.on !== 'function') return;
+        hooked.add(ws);
+        ws.on('message', (data: WS.RawData, isBinary: boolean) => {
+          const size = Array.isArray(data)
+            ? data.reduce((a, b) => a + b.length, 0)
+            : (data as Buffer | ArrayBuffer).byteLength;
+          if (traffic) {
+            traffic.frames++;
+            traffic.bytes += size;
+          }
+          if (probe) {
+            probe.received(size);
+            if (probe.splitByDoc && probe.syncedAt === null) {
+              const buf = Array.isArray(data)
+                ? Buffer.concat(data)
+                : Buffer.isBuffer(data)
+                  ? data
+                  : Buffer.from(data as ArrayBuffer);
+              splitFrame(probe, buf, isBinary);
+            }
+          }
+        });
+      };
+      conn.socket.io.on('open', hook);
+    }
+    if (probe) {
+      conn.socket.onAnyOutgoing((event: string, doc: unknown, message: unknown) => {
+        if (event === 'y' && typeof doc === 'string' && syncKindB64(message) === 'step1') probe.sent1(doc);
+      });
+      const check = () => {
+        if (probe.syncedAt !== null || !probe.step2At.has(MEETING_DOC) || this.conn.voices.size === 0) return;
+        for (const id of this.conn.voices.keys()) if (!probe.step2At.has(id)) return;
+        probe.markSynced();
+      };
+      // (onAny listeners run before the event's own handlers: check once those have applied it.)
       conn.socket.onAny((event: string, ...args: unknown[]) => {
-        traffic.frames++;
-        traffic.bytes += 2 + JSON.stringify([event, ...args]).length;
+        if (probe.syncedAt !== null) return;
+        if (event === 'y' && typeof args[0] === 'string') {
+          if (syncKindB64(args[1]) === 'step2') probe.got2(args[0]);
+        } else if (event === 'batch' && Array.isArray(args[0])) {
+          for (const m of args[0] as unknown[]) {
+            if (Array.isArray(m) && typeof m[0] === 'string' && syncKindB64(m[1]) === 'step2') probe.got2(m[0]);
+          }
+        }
+        setImmediate(check);
+      });
+      conn.subscribe(check);
+    }
+    if (sink?.saved) {
+      const saved = sink.saved.bind(sink);
+      conn.socket.on('saved', (doc: string, sv: string) => {
+        const me = this.conn.me;
+        const own = me ? this.conn.voices.get(me) : undefined;
+        if (doc !== me || !own || this.#unsaved.length === 0) return;
+        let clock: number;
+        try {
+          clock = Y.decodeStateVector(fromBase64(sv)).get(own.clientID) ?? 0;
+        } catch {
+          return;
+        }
+        const t = performance.now();
+        while (this.#unsaved.length && this.#unsaved[0]!.clock <= clock) {
+          const w = this.#unsaved.shift()!;
+          saved(index, w.t0, t - w.t0);
+        }
       });
     }
     if (sink?.mark) {
@@ -121,6 +204,7 @@ export class PolyphonyClient implements BenchClient {
     index: number,
     sink: Sink | null,
     timeoutMs = 30_000,
+    opts: ClientOptions = {},
   ): Promise<PolyphonyClient> {
     const conn = new MeetingConnection({
       url,
@@ -128,7 +212,7 @@ export class PolyphonyClient implements BenchClient {
       token: admission.personalToken,
       socket: { forceNew: true, transports: ['websocket'] },
     });
-    const client = new PolyphonyClient(index, conn, sink);
+    const client = new PolyphonyClient(index, conn, sink, opts);
     try {
       await until(() => conn.me !== null && conn.status === 'connected', `client ${index} connected`, timeoutMs);
     } catch (e) {
@@ -154,7 +238,13 @@ export class PolyphonyClient implements BenchClient {
   }
 
   write(text: string): string {
-    return this.conn.say(text);
+    const t0 = performance.now();
+    const id = this.conn.say(text);
+    if (this.sink?.saved) {
+      const own = this.conn.me ? this.conn.voices.get(this.conn.me) : undefined;
+      if (own) this.#unsaved.push({ clock: Y.getState(own.store, own.clientID), t0 });
+    }
+    return id;
   }
 
   writeMany(entries: BenchEntry[]): void {
@@ -188,12 +278,15 @@ export class BaselineClient implements BenchClient {
   readonly log = this.doc.getArray<unknown>(VOICE_LOG);
   readonly provider: WebsocketProvider;
 
+  readonly probe: SyncProbe | null;
+
   private constructor(
     readonly index: number,
     url: string,
     room: string,
     sink: Sink | null,
     awareness: boolean,
+    probeMode?: ClientOptions['probe'],
   ) {
     const aw = new Awareness(this.doc);
     // Without awareness, only the edits travel (as with Polyphony's clients, which publish no
@@ -201,13 +294,20 @@ export class BaselineClient implements BenchClient {
     // which also keeps the provider's 30 s "no message received" check from reconnecting idle rooms.
     if (!awareness) aw.setLocalState(null);
     const traffic = sink?.traffic;
-    const Socket = traffic ? countingWebSocket(traffic) : WS;
+    const probe = probeMode ? new SyncProbe(probeMode === 'split') : null;
+    this.probe = probe;
+    const Socket = traffic || probe ? countingWebSocket(traffic ?? null, probe, room) : WS;
     this.provider = new WebsocketProvider(url.replace(/^http/, 'ws'), room, this.doc, {
       WebSocketPolyfill: Socket as unknown as typeof WebSocket,
       // Clients in one process would otherwise reach each other through BroadcastChannel, not the server.
       disableBc: true,
       awareness: aw,
     });
+    if (probe) {
+      this.provider.on('sync', (synced: boolean) => {
+        if (synced) probe.markSynced();
+      });
+    }
     if (sink) {
       this.doc.on('update', (update: Uint8Array) => {
         for (const e of insertedValues(update)) sink.entry(index, textOf(e));
@@ -221,9 +321,9 @@ export class BaselineClient implements BenchClient {
     room: string,
     index: number,
     sink: Sink | null,
-    opts: { awareness?: boolean; timeoutMs?: number } = {},
+    opts: { awareness?: boolean; timeoutMs?: number } & ClientOptions = {},
   ): Promise<BaselineClient> {
-    const client = new BaselineClient(index, url, room, sink, opts.awareness ?? false);
+    const client = new BaselineClient(index, url, room, sink, opts.awareness ?? false, opts.probe);
     try {
       await until(() => client.provider.synced, `baseline client ${index} synced`, opts.timeoutMs ?? 30_000);
     } catch (e) {
@@ -257,15 +357,28 @@ export class BaselineClient implements BenchClient {
   }
 }
 
-/** `ws`, counting every message it receives into `traffic`. */
-function countingWebSocket(traffic: Traffic): unknown {
+/** `ws`, counting every message it receives into `traffic` and (with a probe) its sync steps. */
+function countingWebSocket(traffic: Traffic | null, probe: SyncProbe | null, doc: string): unknown {
   return class CountingWebSocket extends WS {
     constructor(address: string | URL, protocols?: string | string[]) {
       super(address, protocols);
       this.on('message', (data: WS.RawData) => {
-        traffic.frames++;
-        traffic.bytes += Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+        const bytes = Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer);
+        if (traffic) {
+          traffic.frames++;
+          traffic.bytes += bytes.byteLength;
+        }
+        if (probe) {
+          probe.received(bytes.byteLength);
+          probe.addDocBytes(doc, bytes.byteLength);
+          if (syncKind(bytes) === 'step2') probe.got2(doc);
+        }
       });
+    }
+
+    override send(data: unknown, ...rest: unknown[]): void {
+      if (probe && data instanceof Uint8Array && syncKind(data) === 'step1') probe.sent1(doc);
+      (super.send as (...a: unknown[]) => void)(data, ...rest);
     }
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Scenario 1 — fan-out: N participants in one meeting, each writing a short contribution every
- * `interval` ms (phases spread evenly), against one server child. Measures edit-to-everyone
- * latency, delivered updates per second, server CPU per delivered update, peak RSS, convergence.
+ * `interval` ms (N × 1000 / edits-per-s; phases spread evenly), against one server child. Measures
+ * edit-to-everyone latency, delivered updates per second, server CPU per delivered update, bytes
+ * the clients received, server RSS after connect and at peak, edit → "saved" at the writer
+ * (Polyphony), convergence.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
@@ -15,6 +17,8 @@ import { percentile, pool, sleep, until } from '../lib/util.js';
 
 export interface FanoutParams {
   participants: number;
+  /** Contributions per second in all; each participant writes every `intervalMs` = participants × 1000 / editsPerS. */
+  editsPerS: number;
   intervalMs: number;
   durationS: number;
   warmupS: number;
@@ -49,6 +53,12 @@ export interface FanoutResult {
   cpuPerDeliveryUs: number;
   peakRssMB: number;
   endRssMB: number;
+  /** Server RSS once everyone is connected and has seen everyone, before the load (1 s later). */
+  rssAfterConnectMB: number;
+  /** WebSocket payload bytes all clients received in the measured window (MB, 2^20). */
+  bytesMB: number;
+  /** Polyphony: edit → "saved" at the writer (its own voice's saved state vector covers the write), measured writes. */
+  saved: (LatencySummary & { missing: number }) | null;
   converged: boolean;
   sameState: boolean;
   strays: number;
@@ -92,10 +102,16 @@ export async function fanoutRun(
   });
   const tracker = new Tracker(() => n - 1);
   const traffic = { frames: 0, bytes: 0 };
+  const savedMs: number[] = [];
+  let measuredWrites = 0;
+  let measureFrom = Infinity;
   const sink = {
     traffic,
     entry: (c: number, text: string) => tracker.received(c, text),
     mark: (c: number, id: string) => tracker.marked(c, id),
+    saved: (_c: number, t0: number, ms: number) => {
+      if (t0 >= measureFrom) savedMs.push(ms);
+    },
   };
   const clients: BenchClient[] = [];
   try {
@@ -128,10 +144,11 @@ export async function fanoutRun(
     }
     const setupMs = performance.now() - t0;
     await sleep(1000);
+    const rssAfterConnect = server.memory().rss;
 
     // ── load: steady writes, warm-up then measured window ──
     const start = performance.now() + 100;
-    const measureFrom = start + p.warmupS * 1000;
+    measureFrom = start + p.warmupS * 1000;
     const end = measureFrom + p.durationS * 1000;
     const timers = new Set<NodeJS.Timeout>();
     let cpu0 = 0;
@@ -157,7 +174,9 @@ export async function fanoutRun(
       let seq = 0;
       const tick = () => {
         if (due >= end) return;
-        const { marker, text } = tracker.compose(i, seq++, due >= measureFrom);
+        const measured = due >= measureFrom;
+        if (measured) measuredWrites++;
+        const { marker, text } = tracker.compose(i, seq++, measured);
         tracker.bindEntry(marker, client.write(text));
         due += p.intervalMs;
         if (due < end) timers.add(setTimeout(tick, Math.max(0, due - performance.now())));
@@ -167,7 +186,8 @@ export async function fanoutRun(
     await sleep(end - performance.now() + 5);
     const withMarks = side === 'polyphony';
     const drainDeadline = performance.now() + p.drainS * 1000;
-    while (!tracker.allDelivered(withMarks) && performance.now() < drainDeadline) await sleep(5);
+    const allSaved = () => side !== 'polyphony' || savedMs.length >= measuredWrites;
+    while (!(tracker.allDelivered(withMarks) && allSaved()) && performance.now() < drainDeadline) await sleep(5);
     const cpu1 = server.cpuMs();
     const machine1 = machineCpuMs();
     const traffic1 = { ...traffic };
@@ -211,6 +231,10 @@ export async function fanoutRun(
       cpuPerDeliveryUs: deliveries ? (serverCpuMs * 1000) / deliveries : NaN,
       peakRssMB: mem.peak / MB,
       endRssMB: mem.rss / MB,
+      rssAfterConnectMB: rssAfterConnect / MB,
+      bytesMB: (traffic1.bytes - traffic0.bytes) / MB,
+      saved:
+        side === 'polyphony' ? { ...summarise(savedMs), missing: Math.max(0, measuredWrites - savedMs.length) } : null,
       converged,
       sameState,
       strays: tracker.strays,

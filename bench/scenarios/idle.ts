@@ -14,6 +14,7 @@ import { joinMeeting, openMeeting } from '../lib/http.js';
 import { machineCpuMs, startServer, type ServerChild, type Side } from '../lib/proc.js';
 import { Tracker } from '../lib/tracker.js';
 import { median, pool, sleep, until } from '../lib/util.js';
+import { withTimeout } from '../lib/probe.js';
 import { summarise, type LatencySummary } from './fanout.js';
 
 export interface IdleParams {
@@ -36,6 +37,15 @@ export interface IdleResult {
   /** Polyphony: meetings held in memory right after the HTTP setup, before anyone connected (/api/health). */
   loadedAfterHttp: number | null;
   connectMs: number;
+  /** Server CPU time while connecting everyone (both waves, until each connection synced), ms. */
+  connectCpuMs: number;
+  /** Polyphony: server CPU time during the HTTP setup (opening the meetings and the joins), ms. */
+  httpCpuMs: number | null;
+  /** connect → synced of every connection (ms): from creating the client until it holds every document of its meeting. */
+  synced: LatencySummary;
+  /** The same, for the first connection of each meeting, and for the others. */
+  syncedFirst: LatencySummary;
+  syncedRest: LatencySummary;
   rssMB: { base: number; afterHttp: number | null; afterFirst: number; afterAll: number; peak: number };
   /** (RSS with everyone connected − idle server RSS) ÷ connections, and ÷ meetings. */
   perConnectionKB: number;
@@ -120,8 +130,10 @@ export async function idleRun(
     let afterHttp: { rss: number; heap: number } | null = null;
     let joinMs: IdleResult['joinMs'] = null;
     let loadedAfterHttp: number | null = null;
+    let httpCpuMs: number | null = null;
     if (side === 'polyphony') {
       const t0 = performance.now();
+      const httpCpu0 = server.cpuMs();
       const firsts = await pool(
         Array.from({ length: M }, (_, m) => m),
         Math.min(p.connectBatch, 16),
@@ -140,6 +152,7 @@ export async function idleRun(
       admissions = firsts.map((first) => [first]);
       pairs.forEach(({ m }, i) => admissions[m]!.push(joined[i]!));
       httpSetupMs = performance.now() - t0;
+      httpCpuMs = server.cpuMs() - httpCpu0;
       const health = (await (await fetch(`${server.url}/api/health`)).json()) as { meetingsLoaded?: number };
       loadedAfterHttp = health.meetingsLoaded ?? null;
       afterHttp = await checkpoint(server, 2000);
@@ -149,28 +162,42 @@ export async function idleRun(
       );
     }
 
+    const syncedMs: number[] = [];
+    const syncedFirstMs: number[] = [];
+    const syncedRestMs: number[] = [];
     const connectOne = async (m: number, k: number): Promise<void> => {
       const index = m * K + k;
       const c =
         side === 'polyphony'
-          ? await PolyphonyClient.connect(server.url, admissions[m]![k]!, index, sink, 60_000)
-          : await BaselineClient.connect(server.url, `room-${m}`, index, sink, { awareness: true, timeoutMs: 60_000 });
+          ? await PolyphonyClient.connect(server.url, admissions[m]![k]!, index, sink, 60_000, { probe: 'timing' })
+          : await BaselineClient.connect(server.url, `room-${m}`, index, sink, {
+              awareness: true,
+              timeoutMs: 60_000,
+              probe: 'timing',
+            });
       clients[index] = c;
       opened.push(c);
+      await withTimeout(c.probe!.synced, 60_000, `connection ${index} to sync`);
+      syncedMs.push(c.probe!.connectToSyncedMs!);
+      (k === 0 ? syncedFirstMs : syncedRestMs).push(c.probe!.connectToSyncedMs!);
     };
 
     // ── connect: first the first participant of every meeting, then everyone else ──
     const t1 = performance.now();
+    const connectCpu0 = server.cpuMs();
     const firstWave = Array.from({ length: M }, (_, m) => ({ m, k: 0 }));
     await pool(firstWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
     const firstWaveMs = performance.now() - t1;
+    let connectCpuMs = server.cpuMs() - connectCpu0;
     const afterFirst = await checkpoint(server, 2000);
     const secondWave = Array.from({ length: M }, (_, m) =>
       Array.from({ length: K - 1 }, (_, k) => ({ m, k: k + 1 })),
     ).flat();
     const t2 = performance.now();
+    const connectCpu1 = server.cpuMs();
     await pool(secondWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
     const connectMs = firstWaveMs + (performance.now() - t2);
+    connectCpuMs += server.cpuMs() - connectCpu1;
     if (side === 'polyphony') {
       await until(
         () => (clients as PolyphonyClient[]).every((c) => c.conn.people.size === K && c.conn.voices.size === K),
@@ -226,6 +253,11 @@ export async function idleRun(
       joinMs,
       loadedAfterHttp,
       connectMs,
+      connectCpuMs,
+      httpCpuMs,
+      synced: summarise(syncedMs),
+      syncedFirst: summarise(syncedFirstMs),
+      syncedRest: summarise(syncedRestMs),
       rssMB: {
         base: base.rss / MB,
         afterHttp: afterHttp === null ? null : afterHttp.rss / MB,

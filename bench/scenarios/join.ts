@@ -13,6 +13,9 @@ import { BaselineClient, PolyphonyClient, entry, processCpuMs, type BenchClient 
 import { joinMeeting, openMeeting } from '../lib/http.js';
 import { startServer, type Side } from '../lib/proc.js';
 import { median, pool, sleep, until } from '../lib/util.js';
+import { withTimeout } from '../lib/probe.js';
+import { MEETING_DOC, isId } from '../../shared/ids.js';
+import { VOICE_LOG } from '../../shared/record.js';
 
 export interface JoinParams {
   contributions: number;
@@ -34,14 +37,27 @@ export interface JoinSample {
   serverCpuMs: number;
   serverSharePct: number;
   clientCpuMs: number;
+  /** connect → synced (ms): from creating the client until it held every document's sync step 2 (and applied it). */
+  syncedMs?: number;
+  /** The server's part (ms): time during which a sync step 1 of the joiner's was unanswered (see probe.ts). */
+  serverPartMs?: number;
+  /** WebSocket payload bytes the joiner received until synced. */
+  downloadBytes?: number;
+  /** Polyphony: of which for the meeting document, and for the voice documents. */
+  meetingDocBytes?: number | null;
+  voicesBytes?: number | null;
 }
 
 export interface JoinResult {
   side: Side;
+  /** Which run (ctx.run). */
+  run?: string;
   contributions: number;
   writers: number;
   /** Encoded size of every document of the meeting (what a joiner downloads, before framing). */
   recordKB: number;
+  /** One plain Yjs document holding the same entries (one Y.Array, pushed in the same batches), encoded (KB). */
+  plainDocKB?: number;
   buildMs: number;
   samples: JoinSample[];
   /** The joins, in µs of CLOCK_MONOTONIC (for windowing a CPU profile). */
@@ -54,6 +70,11 @@ export interface JoinResult {
     serverCpuMs: number;
     serverSharePct: number;
     clientCpuMs: number;
+    syncedMs?: number | null;
+    serverPartMs?: number | null;
+    downloadBytes?: number | null;
+    meetingDocBytes?: number | null;
+    voicesBytes?: number | null;
   };
 }
 
@@ -126,11 +147,22 @@ export async function joinRun(
     }
     const buildMs = performance.now() - t0;
     let recordBytes = 0;
+    let plainDocBytes = 0;
     if (reference instanceof PolyphonyClient) {
       recordBytes += Y.encodeStateAsUpdate(reference.conn.meetingDoc).length;
       for (const d of reference.conn.voices.values()) recordBytes += Y.encodeStateAsUpdate(d).length;
+      // The same words in one plain document, pushed as the baseline's writers push them.
+      const plain = new Y.Doc();
+      const arr = plain.getArray<unknown>('log');
+      for (const d of reference.conn.voices.values()) {
+        const entries = d.getArray<unknown>(VOICE_LOG).toArray();
+        for (let i = 0; i < entries.length; i += p.bulkBatch) arr.push(entries.slice(i, i + p.bulkBatch));
+      }
+      plainDocBytes = Y.encodeStateAsUpdate(plain).length;
+      plain.destroy();
     } else if (reference instanceof BaselineClient) {
       recordBytes = Y.encodeStateAsUpdate(reference.doc).length;
+      plainDocBytes = recordBytes;
     }
     ctx.log(
       `    ${C} contributions by ${W} writers in ${(buildMs / 1000).toFixed(1)} s (${(recordBytes / 1024).toFixed(0)} KB)`,
@@ -151,7 +183,7 @@ export async function joinRun(
       if (first) {
         const admission = await joinMeeting(server.url, first, `Joiner ${j}`);
         httpMs = performance.now() - start;
-        const pc = await PolyphonyClient.connect(server.url, admission, W + j, null);
+        const pc = await PolyphonyClient.connect(server.url, admission, W + j, null, 30_000, { probe: 'split' });
         joiner = pc;
         connectMs = performance.now() - start - httpMs;
         // Event-driven: check on every change of the joiner's documents (a cheap count first).
@@ -174,14 +206,37 @@ export async function joinRun(
           check();
         });
       } else {
-        const bc = await BaselineClient.connect(server.url, 'large', W + j, null, { timeoutMs: 120_000 });
+        const bc = await BaselineClient.connect(server.url, 'large', W + j, null, {
+          timeoutMs: 120_000,
+          probe: 'split',
+        });
         joiner = bc;
         await until(() => bc.entries() >= C, `baseline joiner ${j} to hold the document`, 120_000, 1);
       }
       const totalMs = performance.now() - start;
       const serverCpuMs = server.cpuMs() - cpu0;
       const clientCpuMs = processCpuMs() - client0;
+      const probe = (joiner as PolyphonyClient | BaselineClient).probe;
+      const sync: Partial<JoinSample> = {};
+      if (probe) {
+        await withTimeout(probe.synced, 60_000, `joiner ${j} to sync`);
+        let meetingDocBytes: number | null = null;
+        let voicesBytes: number | null = null;
+        if (first) {
+          meetingDocBytes = probe.bytesByDoc.get(MEETING_DOC) ?? 0;
+          voicesBytes = 0;
+          for (const [doc, b] of probe.bytesByDoc) if (isId(doc)) voicesBytes += b;
+        }
+        Object.assign(sync, {
+          syncedMs: probe.connectToSyncedMs!,
+          serverPartMs: probe.serverMs(),
+          downloadBytes: probe.bytesToSynced!,
+          meetingDocBytes,
+          voicesBytes,
+        });
+      }
       samples.push({
+        ...sync,
         httpMs,
         connectMs,
         totalMs,
@@ -200,9 +255,11 @@ export async function joinRun(
     };
     return {
       side,
+      run: ctx.run,
       contributions: C,
       writers: W,
       recordKB: recordBytes / 1024,
+      plainDocKB: plainDocBytes / 1024,
       buildMs,
       samples,
       windowUs: [hr0, hr1],
@@ -214,6 +271,11 @@ export async function joinRun(
         serverCpuMs: med((s) => s.serverCpuMs) ?? NaN,
         serverSharePct: med((s) => s.serverSharePct) ?? NaN,
         clientCpuMs: med((s) => s.clientCpuMs) ?? NaN,
+        syncedMs: med((s) => s.syncedMs ?? null),
+        serverPartMs: med((s) => s.serverPartMs ?? null),
+        downloadBytes: med((s) => s.downloadBytes ?? null),
+        meetingDocBytes: med((s) => s.meetingDocBytes ?? null),
+        voicesBytes: med((s) => s.voicesBytes ?? null),
       },
     };
   } finally {
