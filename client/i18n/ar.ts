@@ -134,6 +134,8 @@ export const catalog = {
     replay: 'إعادة العرض',
     readBackIntro:
       'اقرؤوا السجلّ معًا من البداية: كل مساهمة، ورأي مختلف، وتأمّل، وقرار، مع موقف كل شخص. ما زال بإمكان أي شخص أن يضيف شيئًا في النهاية.',
+    listenAll: 'الاستماع إلى السجلّ',
+    stopListening: 'إيقاف القراءة',
     backToMeeting: 'العودة إلى الاجتماع',
     reflectingTitle: 'محادثة تأمّلية جارية الآن.',
     reflectingBody: 'يتحدث المختصون فيما بينهم عمّا سمعوه، والجميع يستمع. ما زال بإمكان أي شخص أن يكتب.',
@@ -198,6 +200,7 @@ export const catalog = {
     statusAway: 'غير موجود الآن',
     isWriting: ' · يكتب…',
     sep: '، ',
+    facilitator: '(ميسّر)',
     tookPart: 'شارك:',
   },
   contribution: {

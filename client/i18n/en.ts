@@ -140,6 +140,8 @@ export const en = {
     replay: 'Replay',
     readBackIntro:
       'Go through the record together, from the start: every contribution, different view, reflection and decision, with everyone’s position. Anyone can still add something at the end.',
+    listenAll: 'Listen to the record',
+    stopListening: 'Stop reading',
     backToMeeting: 'Back to the meeting',
     reflectingTitle: 'A reflecting conversation is under way.',
     reflectingBody:
@@ -198,6 +200,7 @@ export const en = {
     statusAway: 'not here now',
     isWriting: ' · is writing…',
     sep: ', ',
+    facilitator: '(facilitator)',
     tookPart: 'Took part:',
   },
   contribution: {

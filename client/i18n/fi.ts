@@ -135,6 +135,8 @@ export const catalog = {
     replay: 'Toisto',
     readBackIntro:
       'Käykää muistiinpanot yhdessä läpi alusta: jokainen puheenvuoro, eri näkemys, reflektointi ja päätös sekä jokaisen kanta. Kuka tahansa voi vielä lisätä jotain loppuun.',
+    listenAll: 'Kuuntele muistiinpanot',
+    stopListening: 'Lopeta lukeminen',
     backToMeeting: 'Takaisin tapaamiseen',
     reflectingTitle: 'Reflektoiva keskustelu on käynnissä.',
     reflectingBody:
@@ -193,6 +195,7 @@ export const catalog = {
     statusAway: 'ei paikalla nyt',
     isWriting: ' · kirjoittaa…',
     sep: ', ',
+    facilitator: '(vetäjä)',
     tookPart: 'Mukana olivat:',
   },
   contribution: {

@@ -133,6 +133,8 @@ export const catalog = {
     replay: 'Uppspelning',
     readBackIntro:
       'Gå igenom anteckningarna tillsammans från början: varje inlägg, annan syn, reflektion och beslut, med allas ställningstagande. Alla kan fortfarande lägga till något i slutet.',
+    listenAll: 'Lyssna på anteckningarna',
+    stopListening: 'Sluta läsa',
     backToMeeting: 'Tillbaka till mötet',
     reflectingTitle: 'Ett reflekterande samtal pågår.',
     reflectingBody:
@@ -191,6 +193,7 @@ export const catalog = {
     statusAway: 'inte här nu',
     isWriting: ' · skriver…',
     sep: ', ',
+    facilitator: '(samtalsledare)',
     tookPart: 'Deltog:',
   },
   contribution: {
