@@ -142,6 +142,10 @@ export const en = {
       'Go through the record together, from the start: every contribution, different view, reflection and decision, with everyone’s position. Anyone can still add something at the end.',
     listenAll: 'Listen to the record',
     stopListening: 'Stop reading',
+    decidedHeading: 'What was decided',
+    inviteHeading: 'Invite the others',
+    inviteBody: 'Give this link to the others, or let them scan its QR code. There is no agenda: anyone can start.',
+    newBelow: 'New words below',
     backToMeeting: 'Back to the meeting',
     reflectingTitle: 'A reflecting conversation is under way.',
     reflectingBody:

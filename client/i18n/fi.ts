@@ -137,6 +137,11 @@ export const catalog = {
       'Käykää muistiinpanot yhdessä läpi alusta: jokainen puheenvuoro, eri näkemys, reflektointi ja päätös sekä jokaisen kanta. Kuka tahansa voi vielä lisätä jotain loppuun.',
     listenAll: 'Kuuntele muistiinpanot',
     stopListening: 'Lopeta lukeminen',
+    decidedHeading: 'Mitä päätettiin',
+    inviteHeading: 'Kutsu muut',
+    inviteBody:
+      'Anna tämä linkki muille tai anna heidän lukea sen QR-koodi. Esityslistaa ei ole: kuka tahansa voi aloittaa.',
+    newBelow: 'Uusia sanoja alempana',
     backToMeeting: 'Takaisin tapaamiseen',
     reflectingTitle: 'Reflektoiva keskustelu on käynnissä.',
     reflectingBody:

@@ -135,6 +135,11 @@ export const catalog = {
       'Gå igenom anteckningarna tillsammans från början: varje inlägg, annan syn, reflektion och beslut, med allas ställningstagande. Alla kan fortfarande lägga till något i slutet.',
     listenAll: 'Lyssna på anteckningarna',
     stopListening: 'Sluta läsa',
+    decidedHeading: 'Vad som beslutades',
+    inviteHeading: 'Bjud in de andra',
+    inviteBody:
+      'Ge länken till de andra, eller låt dem skanna QR-koden. Det finns ingen dagordning: vem som helst kan börja.',
+    newBelow: 'Nya ord längre ner',
     backToMeeting: 'Tillbaka till mötet',
     reflectingTitle: 'Ett reflekterande samtal pågår.',
     reflectingBody:
