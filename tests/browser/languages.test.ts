@@ -42,6 +42,13 @@ describe('the interface in Finnish and in Arabic', () => {
     expect(await langDir(fi.page)).toEqual(['fi', 'ltr']);
     await accessible(fi.page, 'home (fi)');
     await shot(fi.page, 'fi-home-360');
+    // The skip link (first in the page, shown when focused) moves focus to the page's main part.
+    const skip = fi.page.getByRole('link', { name: 'Siirry pääsisältöön' });
+    await skip.focus();
+    expect(await skip.evaluate((el) => el.getBoundingClientRect().top >= 0)).toBe(true);
+    await fi.page.keyboard.press('Enter');
+    expect(await fi.page.evaluate(() => document.activeElement?.tagName)).toBe('MAIN');
+    expect(fi.page.url(), 'the address is not changed').toBe(`${server.url}/`);
     await fi.page.getByRole('button', { name: 'Avaa tapaaminen' }).click();
     await fi.page.getByRole('heading', { name: 'Tapaamisesi on auki' }).waitFor();
     const joinUrl = await fi.page.getByRole('link', { name: /Liittymislinkki/ }).getAttribute('href');
@@ -51,6 +58,16 @@ describe('the interface in Finnish and in Arabic', () => {
     await accessible(fi.page, 'share (fi)');
     await fi.page.getByRole('button', { name: 'Siirry tapaamiseen' }).click();
     await status(fi.page, /^Yhteys toimii/);
+
+    // A refusal is said from its code, in Finnish (never the server's own words).
+    const stranger = await person(browser, server.url, { ...PHONE_360, locale: 'fi-FI' });
+    await stranger.page.goto(joinUrl.replace(/\/[A-Za-z0-9_-]{22}$/, `/${'A'.repeat(22)}`));
+    await stranger.page.getByRole('button', { name: 'Liity tapaamiseen' }).click();
+    await stranger.page
+      .getByRole('alert')
+      .filter({ hasText: 'Tällä linkillä ei pääse sisään. Se voi olla vanha tai siitä voi puuttua osa.' })
+      .waitFor();
+    await stranger.context.close();
 
     // ── An English phone whose owner chooses Arabic on the join page ───────────────────
     const ar = await person(browser, server.url, PHONE_360);
