@@ -144,7 +144,7 @@ export const en = {
     stopListening: 'Stop reading',
     decidedHeading: 'What was decided',
     inviteHeading: 'Invite the others',
-    inviteBody: 'Give this link to the others, or let them scan its QR code. There is no agenda: anyone can start.',
+    inviteBody: 'Give this link to the others, or let them scan its QR code.',
     newBelow: 'New words below',
     backToMeeting: 'Back to the meeting',
     reflectingTitle: 'A reflecting conversation is under way.',

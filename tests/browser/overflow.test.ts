@@ -136,6 +136,9 @@ describe('long words and mixed scripts', () => {
     await openMeeting(fac.page, server.url);
     await fac.page.getByRole('button', { name: 'Go to the meeting' }).click();
     await connected(fac.page);
+    // An empty room offers its join link right away (the facilitator's device holds it).
+    await fac.page.getByRole('heading', { name: 'Invite the others' }).waitFor();
+    await shot(fac.page, 'room-empty-invite');
     await fac.page.locator('#composer-text').fill('Words typed in the first tab.');
     const second = await fac.context.newPage();
     await second.goto(fac.page.url());
