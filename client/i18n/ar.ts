@@ -138,7 +138,7 @@ export const catalog = {
     stopListening: 'إيقاف القراءة',
     decidedHeading: 'ما تقرّر',
     inviteHeading: 'ادعُ الآخرين',
-    inviteBody: 'أعطِ هذا الرابط للآخرين، أو دعهم يمسحون رمز QR الخاص به. لا يوجد جدول أعمال: يستطيع أي شخص أن يبدأ.',
+    inviteBody: 'أعطِ هذا الرابط للآخرين، أو دعهم يمسحون رمز QR الخاص به.',
     newBelow: 'كلمات جديدة في الأسفل',
     backToMeeting: 'العودة إلى الاجتماع',
     reflectingTitle: 'محادثة تأمّلية جارية الآن.',

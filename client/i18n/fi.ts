@@ -139,8 +139,7 @@ export const catalog = {
     stopListening: 'Lopeta lukeminen',
     decidedHeading: 'Mitä päätettiin',
     inviteHeading: 'Kutsu muut',
-    inviteBody:
-      'Anna tämä linkki muille tai anna heidän lukea sen QR-koodi. Esityslistaa ei ole: kuka tahansa voi aloittaa.',
+    inviteBody: 'Anna tämä linkki muille tai anna heidän lukea sen QR-koodi.',
     newBelow: 'Uusia sanoja alempana',
     backToMeeting: 'Takaisin tapaamiseen',
     reflectingTitle: 'Reflektoiva keskustelu on käynnissä.',

@@ -137,8 +137,7 @@ export const catalog = {
     stopListening: 'Sluta läsa',
     decidedHeading: 'Vad som beslutades',
     inviteHeading: 'Bjud in de andra',
-    inviteBody:
-      'Ge länken till de andra, eller låt dem skanna QR-koden. Det finns ingen dagordning: vem som helst kan börja.',
+    inviteBody: 'Ge länken till de andra, eller låt dem skanna QR-koden.',
     newBelow: 'Nya ord längre ner',
     backToMeeting: 'Tillbaka till mötet',
     reflectingTitle: 'Ett reflekterande samtal pågår.',
