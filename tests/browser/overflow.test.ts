@@ -153,4 +153,30 @@ describe('long words and mixed scripts', () => {
     await connected(third);
     await expect.poll(() => third.locator('#composer-text').inputValue()).toBe('');
   }, 60_000);
+
+  it('says "New words below" when someone adds words while I read further up, and takes me there', async () => {
+    const small = { viewport: { width: 360, height: 560 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
+    const fac = await person(browser, server.url, small);
+    const joinUrl = await openMeeting(fac.page, server.url);
+    await fac.page.getByRole('button', { name: 'Go to the meeting' }).click();
+    await connected(fac.page);
+    const anna = await person(browser, server.url, small);
+    await joinMeeting(anna.page, joinUrl, 'Anna');
+    for (let i = 1; i <= 8; i++) await write(fac.page, `Line ${i} of a long beginning, so that the page scrolls.`);
+    await contribution(anna.page, 'Line 8 of').waitFor();
+    await anna.page.evaluate(() => window.scrollTo(0, 0));
+    await write(fac.page, 'Something new at the end.');
+    await contribution(anna.page, 'Something new at the end.').waitFor({ state: 'attached' });
+    const button = anna.page.getByRole('button', { name: 'New words below' });
+    await button.click();
+    await button.waitFor({ state: 'detached' });
+    await expect
+      .poll(() =>
+        contribution(anna.page, 'Something new at the end.').evaluate((el) => {
+          const r = el.getBoundingClientRect();
+          return r.top >= 0 && r.top < window.innerHeight;
+        }),
+      )
+      .toBe(true);
+  }, 60_000);
 });
