@@ -4,6 +4,7 @@
  * *their* voice document (a confirmation, a correction, a position), wait until the server has
  * durably saved it, and close. Their words are then theirs, written from their own voice.
  */
+import { ApiFailure } from './api.js';
 import { MeetingConnection } from './connection.js';
 
 function until(conn: MeetingConnection, cond: () => boolean, timeoutMs: number): Promise<void> {
@@ -11,13 +12,13 @@ function until(conn: MeetingConnection, cond: () => boolean, timeoutMs: number):
     if (cond()) return resolve();
     const timer = setTimeout(() => {
       stop();
-      reject(new Error('This is taking too long. Check the connection and try again.'));
+      reject(new ApiFailure('no-answer', 0));
     }, timeoutMs);
     const stop = conn.subscribe(() => {
       if (conn.status === 'refused') {
         clearTimeout(timer);
         stop();
-        reject(new Error(conn.connectError?.message ?? 'The server did not let this person in.'));
+        reject(new ApiFailure(conn.connectError?.code ?? 'no-access', 0));
       } else if (cond()) {
         clearTimeout(timer);
         stop();

@@ -1,6 +1,7 @@
 /**
- * The HTTP API, typed. Every failure becomes an `ApiFailure` whose message can be shown as it is:
- * the server's own plain words, or ours when the server could not be reached.
+ * The HTTP API, typed. Every failure becomes an `ApiFailure` carrying only a code (the server
+ * sends codes, never sentences for people); `messageOf` turns it into a sentence in the
+ * interface language.
  *
  * Requests about a meeting may name which of this browser's people acts (`as`): a shared device
  * can hold several people of one meeting, and the server then answers for that one.
@@ -18,14 +19,14 @@ import type {
   Revoked,
   ServiceInfo,
 } from '../../shared/protocol.js';
+import { errorText } from '../i18n/index.svelte.js';
 
 export class ApiFailure extends Error {
   constructor(
     readonly code: string,
-    message: string,
     readonly status: number,
   ) {
-    super(message);
+    super(code);
   }
 }
 
@@ -50,7 +51,7 @@ async function call<T>(method: string, path: string, body?: unknown, opts: CallO
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    throw new ApiFailure('offline', 'Could not reach Polyphony. Check your connection and try again.', 0);
+    throw new ApiFailure('offline', 0);
   }
   const text = await res.text();
   let data: unknown = null;
@@ -61,7 +62,7 @@ async function call<T>(method: string, path: string, body?: unknown, opts: CallO
   }
   if (!res.ok) {
     const err = data as Partial<ApiError> | null;
-    throw new ApiFailure(err?.error ?? 'internal', 'Something went wrong. Try again.', res.status);
+    throw new ApiFailure(typeof err?.error === 'string' ? err.error : 'internal', res.status);
   }
   return data as T;
 }
@@ -105,7 +106,12 @@ export const downloads = {
   calendar: (meetingId: string, as?: string | null) => `${m(meetingId)}/next.ics${query(asParam(as))}`,
 };
 
-/** The message of any error, for showing. */
+/**
+ * The sentence for any error, in the interface language: from its code only. A server's own
+ * `message` (if any) is never shown to a person; an unknown code gets a calm generic sentence.
+ */
 export function messageOf(e: unknown): string {
-  return e instanceof Error && e.message ? e.message : 'Something went wrong. Try again.';
+  if (e instanceof ApiFailure) return errorText(e.code);
+  const code = (e as { code?: unknown } | null)?.code;
+  return errorText(typeof code === 'string' ? code : 'unknown');
 }

@@ -4,7 +4,7 @@
  * text is ever lost (a reload, a dropped connection, a phone call).
  */
 import { createContext, tick } from 'svelte';
-import { loadDraft, saveDraft, type Draft } from './local.js';
+import { loadDraft, onDraftChange, saveDraft, type Draft } from './local.js';
 
 export class ComposerState {
   #text = $state('');
@@ -20,13 +20,25 @@ export class ComposerState {
     void tick().then(() => requestAnimationFrame(() => this.focus()));
   }
 
+  readonly #unlisten: () => void;
+
   constructor(readonly meetingId: string) {
-    const d = loadDraft(meetingId);
+    this.#load(loadDraft(meetingId));
+    // One draft per meeting on this device: a second tab follows the first (and empties its box
+    // when the first one adds the words to the record).
+    this.#unlisten = typeof window === 'undefined' ? () => undefined : onDraftChange(meetingId, (d) => this.#load(d));
+  }
+
+  #load(d: Draft): void {
     this.#text = d.text;
     this.#re = d.re ?? null;
     this.#view = d.view ?? 'answer';
     this.#proposal = d.proposal ?? false;
     this.#forPerson = d.forPerson ?? '';
+  }
+
+  destroy(): void {
+    this.#unlisten();
   }
 
   get text() {
@@ -76,11 +88,12 @@ export class ComposerState {
     this.#save();
   }
 
-  /** After sending: empty the box, keep who I am writing for. */
+  /** After sending: empty the box, and write as myself again (the next words are mine). */
   sent(): void {
     this.#text = '';
     this.#re = null;
     this.#proposal = false;
+    this.#forPerson = '';
     this.#save();
   }
 

@@ -132,3 +132,17 @@ export function saveDraft(meetingId: string, draft: Draft): void {
   const empty = !draft.text && !draft.re && !draft.proposal && !draft.forPerson;
   write(`draft:${meetingId}`, empty ? null : draft);
 }
+
+/**
+ * Another tab of this browser changed the meeting's draft (typed, or sent it and emptied the box):
+ * `apply` gets the draft as it is now, so two tabs of one person never keep words already sent.
+ */
+export function onDraftChange(meetingId: string, apply: (draft: Draft) => void): () => void {
+  const key = `${PREFIX}draft:${meetingId}`;
+  const listener = (e: StorageEvent) => {
+    if (e.key !== key && e.key !== null) return;
+    apply(loadDraft(meetingId));
+  };
+  window.addEventListener('storage', listener);
+  return () => window.removeEventListener('storage', listener);
+}

@@ -56,6 +56,8 @@ export class ReplayState {
   /** The step whose record is on screen (follows the slider, once per frame). */
   #shown = $state(0);
   #playing = $state(false);
+  /** How fast playing goes: 0.5 slow, 1 normal, 2 fast. */
+  #speed = $state(1);
   #frame = 0;
   #playFrame = 0;
   #last = 0;
@@ -114,6 +116,13 @@ export class ReplayState {
     return { n: this.shown, mark, entry, focus: entry ? focusOf(mark.v, entry) : null };
   });
 
+  get speed(): number {
+    return this.#speed;
+  }
+  set speed(value: number) {
+    this.#speed = value > 0 && Number.isFinite(value) ? value : 1;
+  }
+
   get target(): number {
     return Math.min(this.#target, this.steps);
   }
@@ -164,7 +173,8 @@ export class ReplayState {
 
   readonly #advance = (now: number): void => {
     if (!this.#playing) return;
-    const stepMs = Math.min(MAX_STEP_MS, Math.max(MIN_STEP_MS, PLAY_MS / Math.max(1, this.steps)));
+    const stepMs =
+      Math.min(MAX_STEP_MS, Math.max(MIN_STEP_MS, PLAY_MS / Math.max(1, this.steps))) / Math.max(0.1, this.#speed);
     this.#carry += now - this.#last;
     this.#last = now;
     const n = Math.floor(this.#carry / stepMs);

@@ -11,7 +11,6 @@ import type { ClientToServerEvents } from '../../shared/protocol.js';
 import {
   VOICE_LOG,
   buildRecord,
-  displayName,
   type ItemView,
   type MeetingLogs,
   type MeetingEvent,
@@ -20,6 +19,7 @@ import {
   type RecordView,
   type Stance,
 } from '../../shared/record.js';
+import { i18n } from '../i18n/index.svelte.js';
 import { forgetMeeting, keepsCopy, localMeeting, rememberMeeting, type LocalMeeting } from './local.js';
 
 export interface PersonRow {
@@ -183,7 +183,7 @@ export class RoomState {
     return [...this.people].map(([id, person]) => ({
       id,
       person,
-      name: displayName(person),
+      name: personName(person),
       here: this.here.has(id),
       writing: this.conn.writing(id),
     }));
@@ -210,7 +210,7 @@ export class RoomState {
   }
 
   name(id: string): string {
-    return displayName(this.people.get(id));
+    return personName(this.people.get(id));
   }
 
   item(ref: string): ItemView | undefined {
@@ -303,4 +303,12 @@ export const [getRoom, setRoom] = createContext<RoomState>();
 /** Entry id of a reference (`voice/id` → `id`). */
 export function entryIdOf(ref: string): string {
   return ref.slice(ref.indexOf('/') + 1);
+}
+
+/** How a person is called on screen: their own name or relation, else a plain word in the interface language. */
+export function personName(person: Person | undefined): string {
+  const t = i18n.t.person;
+  if (!person) return t.someone;
+  if (person.erased) return t.erased;
+  return person.name.trim() || person.relation.trim() || t.noName;
 }

@@ -1,19 +1,29 @@
-/** Times as people read them, in the device's own locale. */
-const hm = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayHm = new Intl.DateTimeFormat(undefined, {
-  weekday: 'short',
-  day: 'numeric',
-  month: 'long',
-  hour: '2-digit',
-  minute: '2-digit',
-});
+/** Times as people read them, in the interface language (the device's time zone). */
+import { i18n } from '../i18n/index.svelte.js';
+
+const cache = new Map<string, Intl.DateTimeFormat>();
+function format(key: string, options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const id = `${i18n.locale}|${key}`;
+  let f = cache.get(id);
+  if (!f) {
+    f = new Intl.DateTimeFormat(i18n.locale, options);
+    cache.set(id, f);
+  }
+  return f;
+}
 
 export function clock(ms: number): string {
-  return hm.format(ms);
+  return format('hm', { hour: '2-digit', minute: '2-digit' }).format(ms);
 }
 
 export function dayAndTime(ms: number): string {
-  return dayHm.format(ms);
+  return format('dayHm', {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'long',
+    hour: '2-digit',
+    minute: '2-digit',
+  }).format(ms);
 }
 
 export function iso(ms: number): string {
@@ -23,22 +33,23 @@ export function iso(ms: number): string {
 /** Device and server times further apart than this mean the words were written offline (or the clock is off). */
 export const OFFLINE_GAP_MS = 60_000;
 
-const dayDate = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
-
 /** "Tuesday 3 March 2026". */
 export function longDate(ms: number): string {
-  return dayDate.format(ms);
+  return format('long', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' }).format(ms);
 }
 
-/** A length of time in plain words: "40 minutes", "6 hours", "3 days". */
+function units(n: number, unit: 'minute' | 'hour' | 'day'): string {
+  return new Intl.NumberFormat(i18n.locale, { style: 'unit', unit, unitDisplay: 'long' }).format(n);
+}
+
+/** A length of time in plain words: "40 minutes", "6 hours", "3 days" (in the interface language). */
 export function duration(ms: number): string {
   const minutes = Math.round(Math.abs(ms) / 60_000);
-  if (minutes < 1) return 'less than a minute';
-  if (minutes < 60) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+  if (minutes < 1) return i18n.t.firstMeeting.lessThanMinute;
+  if (minutes < 60) return units(minutes, 'minute');
   const hours = Math.round(minutes / 60);
-  if (hours < 48) return hours === 1 ? '1 hour' : `${hours} hours`;
-  const days = Math.round(hours / 24);
-  return `${days} days`;
+  if (hours < 48) return units(hours, 'hour');
+  return units(Math.round(hours / 24), 'day');
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');

@@ -1,47 +1,52 @@
 /** Interface words that depend on the record: plain, short, the same for everyone. */
 import type { MeetingEvent, NetworkInfo, NextMeeting, Stance } from '../../shared/record.js';
+import { i18n } from '../i18n/index.svelte.js';
+import { fmt, type Vars } from '../i18n/text.js';
 import { dayAndTime, duration } from './time.js';
 
-export const STANCES: ReadonlyArray<{ value: Stance; label: string }> = [
-  { value: 'agree', label: 'Agree' },
-  { value: 'disagree', label: 'Disagree' },
-  { value: 'unsure', label: 'Unsure' },
-  { value: 'unstated', label: 'Not stated' },
-];
+export const STANCE_VALUES: readonly Stance[] = ['agree', 'disagree', 'unsure', 'unstated'];
 
-export function stanceLabel(stance: Stance): string {
-  return STANCES.find((s) => s.value === stance)?.label ?? stance;
+/** The stances with their labels in the interface language. */
+export function stances(): ReadonlyArray<{ value: Stance; label: string }> {
+  return STANCE_VALUES.map((value) => ({ value, label: stanceLabel(value) }));
 }
 
-/** One quiet line for a meeting event. `name` gives a person's display name. */
-export function describeEvent(ev: MeetingEvent, name: (id: string) => string): string {
+export function stanceLabel(stance: Stance): string {
+  return i18n.t.stances[stance];
+}
+
+/** One quiet line for a meeting event, with its names apart (so a page can isolate them). */
+export function eventSentence(ev: MeetingEvent, name: (id: string) => string): { text: string; vars: Vars } {
+  const e = i18n.t.events;
   const by = name(ev.by);
   switch (ev.t) {
     case 'locked':
-      return `${by} closed the meeting to new people.`;
+      return { text: e.locked, vars: { by } };
     case 'unlocked':
-      return `${by} opened the meeting to new people again.`;
+      return { text: e.unlocked, vars: { by } };
     case 'ended':
-      return `${by} ended the meeting. The record can still be read.`;
+      return { text: e.ended, vars: { by } };
     case 'facilitation':
-      return ev.mode === 'hand'
-        ? `${by} handed facilitation to ${name(ev.to)}.`
-        : `${by} now shares facilitation with ${name(ev.to)}.`;
+      return { text: ev.mode === 'hand' ? e.hand : e.share, vars: { by, to: name(ev.to) } };
     case 'removed':
-      return `${by} removed ${name(ev.who)} from the meeting. Their words stay in the record.`;
+      return { text: e.removed, vars: { by, who: name(ev.who) } };
     case 'person-added':
-      return `${by} added ${name(ev.who)}, who has no device here. Others can write down their words for them.`;
+      return { text: e.added, vars: { by, who: name(ev.who) } };
     case 'reflecting-started':
-      return `${by} started a reflecting conversation.`;
+      return { text: e.reflectingStarted, vars: { by } };
     case 'reflecting-ended':
-      return `${by} ended the reflecting conversation. Now it is the network's turn to respond.`;
+      return { text: e.reflectingEnded, vars: { by } };
     case 'response-closed':
-      return ev.responded
-        ? `The network has responded (${by} noted it).`
-        : `The network chose not to respond now (${by} noted it).`;
+      return { text: ev.responded ? e.responded : e.notResponded, vars: { by } };
     case 'about':
-      return ev.aboutMe ? `${by} said this meeting is about them.` : `${by} said this meeting is not about them.`;
+      return { text: ev.aboutMe ? e.aboutSaid : e.aboutUnsaid, vars: { by } };
   }
+}
+
+/** One quiet line for a meeting event, as plain text. */
+export function describeEvent(ev: MeetingEvent, name: (id: string) => string): string {
+  const s = eventSentence(ev, name);
+  return fmt(s.text, s.vars);
 }
 
 /** A local date and time as agreed in the room (`YYYY-MM-DDTHH:MM`), in the reader's own words. */
@@ -53,43 +58,21 @@ export function agreedTime(when: string): string {
 }
 
 export function describeNext(next: NextMeeting | null): string {
-  if (!next) return 'No next meeting is planned for now.';
-  if (!next.agreed)
-    return next.arranger
-      ? `The next meeting is not agreed yet. ${next.arranger} will arrange it.`
-      : 'The next meeting is not agreed yet.';
+  const n = i18n.t.next;
+  if (!next) return n.none;
+  if (!next.agreed) return next.arranger ? fmt(n.notAgreedBy, { name: next.arranger }) : n.notAgreed;
   const parts = [
-    next.when && `when: ${agreedTime(next.when)}`,
-    next.where && `where: ${next.where}`,
-    next.who && `who: ${next.who}`,
-  ].filter(Boolean);
-  return `Next meeting agreed${parts.length ? ` — ${parts.join('; ')}` : ''}.`;
+    next.when && fmt(n.when, { when: agreedTime(next.when) }),
+    next.where && fmt(n.where, { where: next.where }),
+    next.who && fmt(n.who, { who: next.who }),
+  ].filter((x): x is string => Boolean(x));
+  return parts.length ? fmt(n.agreedWith, { parts: parts.join(n.separator) }) : n.agreed;
 }
 
 /** What someone did with the record, for the access log. */
 export function describeAccess(action: string): string {
-  switch (action) {
-    case 'opened-record':
-      return 'opened the record';
-    case 'exported-json':
-      return 'downloaded the record (JSON file)';
-    case 'exported-markdown':
-      return 'downloaded the record (text file)';
-    case 'exported-calendar':
-      return 'added the next meeting to a calendar';
-    case 'revoked-link':
-      return 'got a new personal link (the old one stopped working)';
-    case 'erasure-requested':
-      return 'asked for words to be erased';
-    case 'erasure-refused':
-      return 'was told the record must be kept';
-    case 'erased-own-words':
-      return 'erased their own words';
-    case 'erased-record':
-      return 'erased the whole record';
-    default:
-      return action.replace(/-/g, ' ');
-  }
+  const a = i18n.t.access as Record<string, string>;
+  return (Object.hasOwn(a, action) ? a[action] : undefined) ?? i18n.t.access.other;
 }
 
 /**
@@ -97,10 +80,8 @@ export function describeAccess(action: string): string {
  * it took longer: the record states it, it does not judge.
  */
 export function firstMeetingWords(network: NetworkInfo): string {
+  const f = i18n.t.firstMeeting;
   const gap = network.firstMeetingAt - network.firstContactAt;
-  if (gap <= 0) return 'The time of first contact has not been noted yet.';
-  const within = gap <= 24 * 3600 * 1000;
-  return within
-    ? `First meeting ${duration(gap)} after first contact — within the 24-hour aim.`
-    : `First meeting ${duration(gap)} after first contact. The aim is to meet within 24 hours.`;
+  if (gap <= 0) return f.notNoted;
+  return fmt(gap <= 24 * 3600 * 1000 ? f.within : f.over, { time: duration(gap) });
 }

@@ -292,7 +292,7 @@ describe('closing a meeting, and the record afterwards', () => {
     await maria.page.getByRole('heading', { name: /^Meeting · / }).waitFor();
     await connected(maria.page);
     expect(meetingIdOf(maria.page)).not.toBe(meetingId);
-    await maria.page.getByRole('link', { name: '← Previous meeting' }).waitFor();
+    await maria.page.getByRole('link', { name: 'Previous meeting', exact: true }).waitFor();
     // From the ended meeting, everyone has a way to it.
     await anna.page.getByRole('link', { name: 'Go to the next meeting' }).click();
     await connected(anna.page);
@@ -309,9 +309,9 @@ describe('closing a meeting, and the record afterwards', () => {
     // "Previous meeting" is one tap away.
     await laptop.page.getByRole('link', { name: 'Go to the meeting that is open now' }).click();
     await contribution(laptop.page, 'Hello again.').waitFor();
-    await laptop.page.getByRole('link', { name: '← Previous meeting' }).click();
+    await laptop.page.getByRole('link', { name: 'Previous meeting', exact: true }).click();
     await contribution(laptop.page, 'He slept better these two weeks.').waitFor();
-    await laptop.page.getByRole('link', { name: 'Next meeting →' }).waitFor();
+    await laptop.page.getByRole('link', { name: 'Next meeting', exact: true }).waitFor();
 
     // ── Lost phone: a new personal link; the old one stops working everywhere ─────────
     await laptop.page.goto(annasLink);

@@ -49,7 +49,7 @@ export async function person(
   url: string,
   options: BrowserContextOptions = PHONE,
 ): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ ...options, locale: 'en-GB', timezoneId: 'Europe/Helsinki' });
+  const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'Europe/Helsinki', ...options });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
   // Every wait names what it waited for when it fails, well before the test's own timeout.
   context.setDefaultTimeout(10_000);

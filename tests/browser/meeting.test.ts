@@ -99,6 +99,8 @@ describe('a whole meeting, every voice with the same standing', () => {
         .getByText(/Written down by Tuula\.\s*Confirmed by Grandma\./)
         .waitFor();
     // Later, from her own phone (her personal link), Grandma corrects other words written for her.
+    // (After each entry the box is the writer's own again: choose Grandma once more.)
+    await tablet.page.getByRole('combobox', { name: 'Writing for' }).selectOption({ label: 'Grandma' });
     await tablet.page.getByLabel('Grandma’s words').fill('She says the nights are the worst.');
     await tablet.page.getByRole('button', { name: 'Add to the record' }).click();
     await contribution(tablet.page, 'nights are the worst')

@@ -67,7 +67,7 @@ describe('replay of a long meeting', () => {
       for (const step of [1000, 1001, 1500, 2000, 10, 1999]) times[step] = await seek(step);
       // A step shows the latest entries at once; everything up to it is one tap away.
       expect(await page.locator('article.contribution').count()).toBe(40);
-      await page.getByText('1959 earlier entries are not shown here.').waitFor();
+      await page.getByText('1,959 earlier entries are not shown here.').waitFor();
       await page.getByRole('button', { name: 'Show everything up to this step' }).click();
       await expect.poll(() => page.locator('article.contribution').count(), { timeout: 15_000 }).toBe(1999);
       const shown = await page.locator('article.contribution p.text').allTextContents();
