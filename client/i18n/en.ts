@@ -516,15 +516,18 @@ export const en = {
     untilThen: 'Until then, you can ask a professional in the network to note it.',
     askRecord: 'Erase the whole record?',
     askMine: 'Erase my words?',
-    depends: 'What happens depends on how this service keeps its records.',
-    consentLabel: 'If records are kept with your consent:',
     consentRecord:
-      'the whole record of this meeting is erased for good — everyone’s words, from every screen and from everything Polyphony stores, its history and logs included. Nobody can open it again. This cannot be undone.',
+      'your own words are erased at once. The rest of the record — everyone else’s words — is erased for good only when each of them has erased their own words too; until then everyone in the meeting sees that you asked. Once it is all gone, nobody can open it again. This cannot be undone.',
+    pendingBy:
+      '{name} asked for the whole record of this meeting to be erased. It will be erased when everyone whose words are in it has erased their own.',
+    agree: 'Erase my words too…',
+    waiting:
+      'Your words were erased. The whole record will be erased once these people have erased their own words: {names}.',
+    afterEnd: 'Once the meeting has ended, you can ask for the whole record to be erased.',
     consentMine:
-      'all your words in this meeting are erased for good — from every screen and from everything Polyphony stores, its history and logs included. Your name goes too: the record shows “Someone (erased)”. Everyone else’s words stay. This cannot be undone.',
-    careLabel: 'If the record is part of a health-care record:',
-    care: 'it is kept. You will be told why. You can add a correction or a statement of your own instead.',
-    eitherWay: 'Either way, your request is noted where everyone in the meeting can see it.',
+      'All your words in this meeting are erased for good — from every screen and from everything Polyphony stores, its history and logs included. Your name goes too: the record shows “Someone (erased)”. Everyone else’s words stay. This cannot be undone.',
+    care: 'The record is kept. You will be told why. You can add a correction or a statement of your own instead.',
+    eitherWay: 'Your request is noted where everyone in the meeting can see it.',
     asking: 'Asking…',
     yesRecord: 'Yes, erase the whole record',
     yesMine: 'Yes, erase my words',

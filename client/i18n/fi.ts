@@ -515,15 +515,18 @@ export const catalog = {
     untilThen: 'Sitä ennen voit pyytää verkoston ammattilaista kirjaamaan sen.',
     askRecord: 'Poistetaanko kaikki muistiinpanot?',
     askMine: 'Poistetaanko sanani?',
-    depends: 'Se, mitä tapahtuu, riippuu siitä, miten tämä palvelu säilyttää muistiinpanoja.',
-    consentLabel: 'Jos muistiinpanot säilytetään luvallasi:',
     consentRecord:
-      'kaikki tämän tapaamisen muistiinpanot poistetaan pysyvästi — kaikkien sanat, kaikilta näytöiltä ja kaikesta, mitä Polyphony säilyttää, historia ja lokit mukaan lukien. Kukaan ei voi enää avata niitä. Tätä ei voi perua.',
+      'omat sanasi poistetaan heti. Muu muistiinpano – muiden sanat – poistetaan lopullisesti vasta, kun jokainen heistä on poistanut myös omat sanansa. Siihen asti kaikki tapaamisessa näkevät, että pyysit tätä. Kun kaikki on poistettu, kukaan ei voi avata sitä enää. Tätä ei voi perua.',
+    pendingBy:
+      '{name} pyysi, että tämän tapaamisen koko muistiinpano poistetaan. Se poistetaan, kun jokainen, jonka sanoja siinä on, on poistanut omansa.',
+    agree: 'Poista myös minun sanani…',
+    waiting:
+      'Sanasi poistettiin. Koko muistiinpano poistetaan, kun nämä ihmiset ovat poistaneet omat sanansa: {names}.',
+    afterEnd: 'Kun tapaaminen on päättynyt, voit pyytää koko muistiinpanon poistamista.',
     consentMine:
-      'kaikki sanasi tässä tapaamisessa poistetaan pysyvästi — kaikilta näytöiltä ja kaikesta, mitä Polyphony säilyttää, historia ja lokit mukaan lukien. Myös nimesi poistuu: muistiinpanoissa lukee ”Joku (poistettu)”. Muiden sanat säilyvät. Tätä ei voi perua.',
-    careLabel: 'Jos muistiinpanot ovat osa potilasasiakirjoja:',
-    care: 'ne säilytetään. Sinulle kerrotaan miksi. Voit sen sijaan lisätä oman korjauksen tai lausuman.',
-    eitherWay: 'Kummassakin tapauksessa pyyntösi merkitään niin, että kaikki tapaamisessa mukana olleet näkevät sen.',
+      'Kaikki sanasi tässä tapaamisessa poistetaan pysyvästi — kaikilta näytöiltä ja kaikesta, mitä Polyphony säilyttää, historia ja lokit mukaan lukien. Myös nimesi poistuu: muistiinpanoissa lukee ”Joku (poistettu)”. Muiden sanat säilyvät. Tätä ei voi perua.',
+    care: 'Muistiinpanot säilytetään. Sinulle kerrotaan miksi. Voit sen sijaan lisätä oman korjauksen tai lausuman.',
+    eitherWay: 'Pyyntösi merkitään niin, että kaikki tapaamisessa mukana olleet näkevät sen.',
     asking: 'Pyydetään…',
     yesRecord: 'Kyllä, poista kaikki muistiinpanot',
     yesMine: 'Kyllä, poista sanani',

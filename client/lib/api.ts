@@ -6,19 +6,8 @@
  * Requests about a meeting may name which of this browser's people acts (`as`): a shared device
  * can hold several people of one meeting, and the server then answers for that one.
  */
-import type {
-  AccessLogEntry,
-  Admission,
-  ApiError,
-  ErasureResult,
-  JoinInput,
-  MyMeeting,
-  NextMeetingOpened,
-  OpenMeetingInput,
-  ProfileInput,
-  Revoked,
-  ServiceInfo,
-} from '../../shared/protocol.js';
+import type { ApiError, JoinInput, OpenMeetingInput, ProfileInput } from '../../shared/protocol.js';
+import { ROUTES, routePath, type AnswerOf, type BodyOf, type RouteName } from '../../shared/routes.js';
 import { errorText } from '../i18n/index.svelte.js';
 
 export class ApiFailure extends Error {
@@ -69,25 +58,32 @@ async function call<T>(method: string, path: string, body?: unknown, opts: CallO
 
 const m = (meetingId: string) => `/api/meetings/${encodeURIComponent(meetingId)}`;
 
+/** A call through the shared route table: its path, method, body and answer type come from there. */
+function route<N extends RouteName>(
+  name: N,
+  args: { meetingId?: string; body?: BodyOf<N>; opts?: CallOptions } = {},
+): Promise<AnswerOf<N>> {
+  return call<AnswerOf<N>>(ROUTES[name].method, routePath(name, args.meetingId), args.body, args.opts);
+}
+
 export const api = {
   /** How this service keeps records (for the notice before joining and the erase dialog). */
-  service: () => call<ServiceInfo>('GET', '/api/service'),
-  open: (input: OpenMeetingInput = {}) => call<Admission>('POST', '/api/meetings', input),
-  join: (meetingId: string, input: JoinInput) => call<Admission>('POST', `${m(meetingId)}/join`, input),
-  session: (token: string) => call<{ meetingId: string; participantId: string }>('POST', '/api/session', { token }),
+  service: () => route('service'),
+  open: (input: OpenMeetingInput = {}) => route('openMeeting', { body: input }),
+  join: (meetingId: string, input: JoinInput) => route('join', { meetingId, body: input }),
+  session: (token: string) => route('session', { body: { token } }),
   /** My meetings: this browser's people, or (with `token`) one person's. Newest first. */
-  me: (token?: string) => call<{ meetings: MyMeeting[] }>('GET', '/api/me', undefined, { token }),
+  me: (token?: string) => route('me', { opts: { token } }),
   /** A new personal link; the old one stops working everywhere. */
-  revoke: (token?: string) => call<Revoked>('POST', '/api/me/revoke', undefined, { token }),
+  revoke: (token?: string) => route('revoke', { body: {}, opts: { token } }),
   profile: (meetingId: string, patch: ProfileInput, as?: string | null) =>
-    call<{ ok: true }>('PATCH', `${m(meetingId)}/me`, patch, { as }),
+    route('profile', { meetingId, body: patch, opts: { as } }),
   network: (meetingId: string, patch: { name?: string; firstContactAt?: number }, as?: string | null) =>
-    call<{ ok: true }>('PATCH', `${m(meetingId)}/network`, patch, { as }),
-  next: (meetingId: string, as?: string | null) => call<NextMeetingOpened>('POST', `${m(meetingId)}/next`, {}, { as }),
-  access: (meetingId: string, as?: string | null) =>
-    call<{ log: AccessLogEntry[] }>('GET', `${m(meetingId)}/access`, undefined, { as }),
+    route('network', { meetingId, body: patch, opts: { as } }),
+  next: (meetingId: string, as?: string | null) => route('next', { meetingId, opts: { as } }),
+  access: (meetingId: string, as?: string | null) => route('access', { meetingId, opts: { as } }),
   erasure: (meetingId: string, scope: 'mine' | 'record', as?: string | null) =>
-    call<ErasureResult>('POST', `${m(meetingId)}/erasure`, { scope }, { as }),
+    route('erasure', { meetingId, body: { scope }, opts: { as } }),
 };
 
 /**

@@ -59,7 +59,7 @@ async function start(server: TestServer) {
 }
 
 describe('erasure', () => {
-  it('by consent: my words disappear from every screen; the person at the centre can erase the whole record', async () => {
+  it('[S16] by consent: my words disappear from every screen; the whole record goes when everyone with words in it has erased theirs', async () => {
     const { maria, anna, leo } = await start(consent);
     const pages = [maria.page, anna.page, leo.page];
     await write(anna.page, 'My private worry about money.');
@@ -104,11 +104,23 @@ describe('erasure', () => {
     await log.getByText('Someone (erased) erased their own words').waitFor();
     await shot(maria.page, 'record-after-erasure-phone');
 
-    // Leo erases the whole record.
+    // Leo asks for the whole record to be erased (SPEC 16): his own words go at once; everyone
+    // sees the request; the record goes when the others with words in it have erased theirs.
     await leo.page.getByRole('button', { name: 'Erase the whole record…' }).click();
     const whole = leo.page.getByRole('dialog', { name: 'Erase the whole record?' });
-    await whole.getByText(/everyone’s\s+words/).waitFor();
+    await whole.getByText(/each\s+of\s+them\s+has\s+erased\s+their\s+own\s+words/).waitFor();
+    await accessible(leo.page, 'erase the whole record: confirmation (phone)');
     await whole.getByRole('button', { name: 'Yes, erase the whole record' }).click();
+    await leo.page.getByText(/once these people have erased their own words: Maria/).waitFor();
+    await expect.poll(() => contribution(maria.page, 'I am here.').count()).toBe(0);
+    await contribution(maria.page, 'Thank you for saying it.').waitFor();
+    await maria.page.getByText(/asked for the whole record of this meeting to be erased/).waitFor();
+    await shot(maria.page, 'erasure-requested-phone');
+    await maria.page.getByRole('button', { name: 'Erase my words too…' }).click();
+    await maria.page
+      .getByRole('dialog', { name: 'Erase my words?' })
+      .getByRole('button', { name: 'Yes, erase my words' })
+      .click();
     for (const p of [maria.page, leo.page]) await p.getByRole('heading', { name: 'This record was erased' }).waitFor();
     for (const p of pages) expect(await contribution(p, 'I am here.').count()).toBe(0);
     // It is no longer among anyone's meetings.
