@@ -88,6 +88,14 @@ export class ComposerState {
     this.#save();
   }
 
+  /**
+   * Words the server did not accept (the device has reset its voice to the server's state): they
+   * come back into the box, before anything typed since, so the person can look and send again.
+   */
+  giveBack(texts: readonly string[]): void {
+    this.text = [...texts, this.#text].filter((x) => x.trim() !== '').join('\n\n');
+  }
+
   /** After sending: empty the box, and write as myself again (the next words are mine). */
   sent(): void {
     this.#text = '';
