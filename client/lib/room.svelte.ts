@@ -82,6 +82,11 @@ export class RoomState {
     void this.#tick;
     return this.conn.connectError;
   }
+  /** Why the server closed this device's connection on purpose (removed, link replaced…), if it did. */
+  get closing() {
+    void this.#tick;
+    return this.conn.closing;
+  }
   get me(): string | null {
     void this.#tick;
     return this.conn.me;

@@ -329,6 +329,8 @@ describe('closing a meeting, and the record afterwards', () => {
     await shot(laptop.page, 'new-link-desktop');
     // Her phone is the "lost" one: its connection is closed, and it cannot come back in.
     await anna.page.getByRole('heading', { name: 'You cannot take part in this meeting from here' }).waitFor();
+    // It says why: the server named the reason before closing the connection.
+    await anna.page.getByText('Your personal link was replaced. Open your new link on this device.').waitFor();
     // The laptop that asked keeps access.
     await laptop.page.getByRole('link', { name: 'Go to the meeting that is open now' }).click();
     await connected(laptop.page);
