@@ -68,6 +68,8 @@ describe('[S18] interpretations', () => {
     const md = await (
       await fetch(`${server.url}/api/meetings/${opened.meetingId}/export.md`, { headers: bearer(ainoAdm) })
     ).text();
-    expect(md).toMatch(/Interpretation of the words of \*\*Aino\*\*.*interpreted by Leila \(interpreter\), corrected:\s+I want to go home now\./);
+    expect(md).toMatch(
+      /Interpretation of the words of \*\*Aino\*\*.*interpreted by Leila \(interpreter\), corrected:\s+I want to go home now\./,
+    );
   });
 });

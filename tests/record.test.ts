@@ -155,7 +155,13 @@ describe('exports', () => {
       [anna.me, 'agree', 'Yes, at home.'],
       [dad.me, 'disagree', 'Thursday is hard for me.'],
     ]);
-    expect(x.events.map((e) => e.t)).toEqual(['about', 'reflecting-started', 'reflecting-ended', 'response-closed', 'ended']);
+    expect(x.events.map((e) => e.t)).toEqual([
+      'about',
+      'reflecting-started',
+      'reflecting-ended',
+      'response-closed',
+      'ended',
+    ]);
     expect(x.nextMeeting).toEqual({
       agreed: true,
       when: '2026-12-03T10:00',
@@ -315,7 +321,10 @@ describe('erasure', () => {
     expect(notThem.body).toEqual({ error: 'not-about-you' });
     const r = await erasure(annaAdm, 'record');
     // Anna's own words go at once; nobody else's words are removed without them.
-    expect(r.body).toEqual({ erased: false, waitingFor: expect.arrayContaining([opened.participantId, dadAdm.participantId]) });
+    expect(r.body).toEqual({
+      erased: false,
+      waitingFor: expect.arrayContaining([opened.participantId, dadAdm.participantId]),
+    });
     expect(r.body.waitingFor).toHaveLength(2);
     const pending = await api<{ items: Array<{ text: string }> }>(
       `${server.url}/api/meetings/${opened.meetingId}/export.json`,
