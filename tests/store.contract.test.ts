@@ -7,10 +7,13 @@
  * tear and corrupt it the way crashes and bad disks do.
  */
 import { readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../shared/ids.js';
 import { FileStore } from '../server/store/fileStore.js';
+import { MIGRATIONS } from '../server/store/pgMigrations.js';
 import { PgStore } from '../server/store/pgStore.js';
 import {
   DamagedError,
@@ -783,5 +786,113 @@ describe('FileStore start-up with damaged metadata', () => {
     expect(copy).toBeDefined();
     expect((await readFile(path.join(dir, 'meetings', copy!))).equals(buf)).toBe(true);
     expect((await readFile(file)).equals(buf)).toBe(true);
+  });
+});
+
+describe('PgStore: schema, erasure and failures', () => {
+  const rows = async (connectionString: string, schema: string, sql: string, values: unknown[] = []) => {
+    const c = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+    await c.connect();
+    try {
+      return (await c.query(sql, values)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('migrations started by two instances at once apply once; reopening applies nothing again', async () => {
+    const { connectionString, schema } = freshSchema();
+    const [a, b] = await Promise.all([
+      PgStore.open({ connectionString, schema, max: 2 }),
+      PgStore.open({ connectionString, schema, max: 2 }),
+    ]);
+    onCleanup(() => a.close());
+    onCleanup(() => b.close());
+    const { m } = await seeded(a);
+    expect((await b.meeting(m.id))?.id).toBe(m.id);
+    const versions = await rows(connectionString, schema, 'SELECT version FROM schema_migrations ORDER BY version');
+    expect(versions.map((r) => r.version)).toEqual(MIGRATIONS.map((x) => x.version));
+    const c = await PgStore.open({ connectionString, schema, max: 1 });
+    await c.close();
+    expect(await rows(connectionString, schema, 'SELECT version FROM schema_migrations')).toHaveLength(
+      MIGRATIONS.length,
+    );
+  });
+
+  it('a database migrated by a newer server is refused, not downgraded', async () => {
+    const { connectionString, schema } = freshSchema();
+    const s = await PgStore.open({ connectionString, schema, max: 1 });
+    await s.close();
+    await rows(
+      connectionString,
+      schema,
+      "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')",
+    );
+    await expect(PgStore.open({ connectionString, schema, max: 1 })).rejects.toThrow(/newer/);
+  });
+
+  it('compaction deletes exactly the rows it folded; erasure deletes the rows (not flagged)', async () => {
+    const { connectionString, schema } = freshSchema();
+    const store = await PgStore.open({ connectionString, schema, max: 2 });
+    onCleanup(() => store.close());
+    const id = randomId();
+    const other = randomId();
+    await store.appendUpdates(id, [update('meeting', 1), update('meeting', 2)]);
+    await store.appendUpdates(id, [update('meeting', 3)]);
+    await store.appendUpdates(other, [update('meeting', 7)]);
+    const count = async (meetingId: string) =>
+      Number(
+        (
+          await rows(connectionString, schema, 'SELECT count(*) AS n FROM doc_updates WHERE meeting_id = $1', [
+            meetingId,
+          ])
+        )[0]!.n,
+      );
+    expect(await count(id)).toBe(3);
+    await store.compact(id, [update('meeting', 1, 2, 3)]);
+    expect(await count(id)).toBe(1);
+    expect(await count(other)).toBe(1);
+    await store.removeUpdates(id);
+    expect(await count(id)).toBe(0);
+    expect(await count(other)).toBe(1);
+  });
+
+  it('an unreachable database is an error at open, never a silently empty store', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
+    });
+    await expect(
+      PgStore.open({ connectionString: `postgres://postgres@127.0.0.1:${port}/nothing`, max: 1 }),
+    ).rejects.toThrow();
+  });
+
+  it('a store whose connections are cut reports the failure to the caller, then works again', async () => {
+    const { connectionString, schema } = freshSchema();
+    const applicationName = `cut-${schema}`;
+    const store = await PgStore.open({ connectionString, schema, max: 1, applicationName });
+    onCleanup(() => store.close());
+    const { m } = await seeded(store);
+    // Cut this store's connections from the server side.
+    const admin = new pg.Client({ connectionString });
+    await admin.connect();
+    const cut = await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+      [applicationName],
+    );
+    await admin.end();
+    expect(cut.rowCount).toBeGreaterThan(0);
+    // Whether the cut lands in this call or was noticed while idle, nothing is swallowed: either it
+    // fails loudly or it really wrote. Then the next call works.
+    const first = await store
+      .transaction((tx) => tx.updateMeeting(m.id, { locked: true }))
+      .then(
+        () => 'ok',
+        () => 'failed',
+      );
+    if (first === 'failed') await store.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
+    expect((await store.meeting(m.id))?.locked).toBe(true);
   });
 });
