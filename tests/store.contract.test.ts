@@ -734,28 +734,36 @@ const pgStore: StoreHarness = {
 describe.each([fileStore, pgStore])('Store contract: $name', (harness) => storeContract(harness));
 
 describe('FileStore start-up with damaged metadata', () => {
-  it('invalid JSON in db.json: opening fails with DamagedError and the file is left as it was', async () => {
+  it("invalid JSON in a network's file: opening fails with DamagedError and the file is left as it was", async () => {
     const dir = await tempDir('polyphony-store-');
     const first = await FileStore.open(dir);
-    await seeded(first);
+    const { net } = await seeded(first);
     await first.close();
-    const file = path.join(dir, 'db.json');
+    const file = path.join(dir, 'networks', `${net.id}.json`);
     const good = await readFile(file);
     const cut = good.subarray(0, Math.floor(good.length / 2));
     await writeFile(file, cut);
     await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
     expect((await readFile(file)).equals(cut)).toBe(true);
-    await writeFile(file, '{"version": 1, "meetings": []}');
+    await writeFile(file, '{"version": 2, "meetings": []}');
     await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
-    expect(await readFile(file, 'utf8')).toBe('{"version": 1, "meetings": []}');
+    expect(await readFile(file, 'utf8')).toBe('{"version": 2, "meetings": []}');
+  });
+
+  it('an old db.json that cannot be read: opening fails with DamagedError and the file is left as it was', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const file = path.join(dir, 'db.json');
+    await writeFile(file, '{"version": 1, "meetin');
+    await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
+    expect(await readFile(file, 'utf8')).toBe('{"version": 1, "meetin');
   });
 
   it('a stale temp file from a crash mid-write is ignored; the last good data loads', async () => {
     const dir = await tempDir('polyphony-store-');
     const first = await FileStore.open(dir);
-    const { m } = await seeded(first);
+    const { net, m } = await seeded(first);
     await first.close();
-    await writeFile(path.join(dir, 'db.json.tmp'), '{"version": 1, "meetin');
+    await writeFile(path.join(dir, 'networks', `${net.id}.json.tmp`), '{"version": 2, "meetin');
     const store = await FileStore.open(dir);
     onCleanup(() => store.close());
     expect((await store.meeting(m.id))?.id).toBe(m.id);
@@ -894,5 +902,105 @@ describe('PgStore: schema, erasure and failures', () => {
       );
     if (first === 'failed') await store.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
     expect((await store.meeting(m.id))?.locked).toBe(true);
+  });
+});
+
+describe('FileStore layout: a file per network, a journal across files, the old db.json', () => {
+  it('a write touches only its own network: other networks’ files are not rewritten', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    const a = await seeded(store);
+    const b = await seeded(store);
+    const fileB = path.join(dir, 'networks', `${b.net.id}.json`);
+    const before = await readFile(fileB, 'utf8');
+    await store.transaction((tx) => {
+      tx.addParticipant(participant(a.m.id));
+      tx.addToSession('6'.repeat(64), 'someone', 1);
+    });
+    expect(await readFile(fileB, 'utf8')).toBe(before);
+    expect(await readdir(dir)).not.toContain('journal.json');
+  });
+
+  it('a crash after the journal was written: opening completes the whole transaction', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const first = await FileStore.open(dir);
+    const { net, m } = await seeded(first);
+    await first.close();
+    const rel = path.join('networks', `${net.id}.json`);
+    const old = JSON.parse(await readFile(path.join(dir, rel), 'utf8')) as {
+      txn: number;
+      meetings: Record<string, MeetingRecord>;
+    };
+    // What the flusher would have written: the meeting locked, and a session in another file.
+    const next = { ...old, txn: old.txn + 1, meetings: { [m.id]: { ...old.meetings[m.id]!, locked: true } } };
+    const session = { version: 2, txn: old.txn + 1, sessions: { s: { hash: 's', members: ['x'], createdAt: 1 } } };
+    const shardFile = path.join('sessions', 'zz.json');
+    await writeFile(
+      path.join(dir, 'journal.json'),
+      JSON.stringify({
+        version: 2,
+        txn: old.txn + 1,
+        files: [
+          { file: rel, text: JSON.stringify(next) },
+          { file: shardFile, text: JSON.stringify(session) },
+        ],
+      }),
+    );
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    expect((await store.meeting(m.id))?.locked).toBe(true);
+    expect(JSON.parse(await readFile(path.join(dir, shardFile), 'utf8'))).toEqual(session);
+    expect(await readdir(dir)).not.toContain('journal.json');
+  });
+
+  it('a stale journal (its removal was lost) rewrites nothing newer', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const first = await FileStore.open(dir);
+    const { net, m } = await seeded(first);
+    const rel = path.join('networks', `${net.id}.json`);
+    const stale = await readFile(path.join(dir, rel), 'utf8');
+    await first.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
+    await first.close();
+    const staleTxn = (JSON.parse(stale) as { txn: number }).txn;
+    await writeFile(
+      path.join(dir, 'journal.json'),
+      JSON.stringify({ version: 2, txn: staleTxn, files: [{ file: rel, text: stale }] }),
+    );
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    expect((await store.meeting(m.id))?.locked).toBe(true);
+  });
+
+  it('an old single db.json is split at open and then removed; everything in it reads back', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const net = network({ name: 'Old' });
+    const m = meeting(net.id);
+    const p = participant(m.id);
+    const q = participant(m.id, { addedBy: p.id });
+    const session = { hash: 'a'.repeat(64), members: [p.tokenHash], createdAt: 5 };
+    const entry = { meetingId: m.id, participantId: p.id, action: 'opened-record', at: 6 };
+    await writeFile(
+      path.join(dir, 'db.json'),
+      JSON.stringify({
+        version: 1,
+        networks: { [net.id]: net },
+        meetings: { [m.id]: m },
+        participants: { [p.id]: p, [q.id]: q },
+        sessions: { [session.hash]: session },
+        access: [entry],
+      }),
+    );
+    for (let round = 0; round < 2; round++) {
+      const store = await FileStore.open(dir);
+      expect(await store.network(net.id)).toEqual(net);
+      expect(await store.meeting(m.id)).toEqual(m);
+      expect((await store.participants(m.id)).map((x) => x.id).sort()).toEqual([p.id, q.id].sort());
+      expect((await store.participantsByTokenHash(p.tokenHash)).map((x) => x.id)).toEqual([p.id]);
+      expect(await store.session(session.hash)).toEqual(session);
+      expect(await store.accessLog(m.id)).toEqual([entry]);
+      await store.close();
+      expect(await readdir(dir)).not.toContain('db.json');
+    }
   });
 });
