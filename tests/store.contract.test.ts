@@ -716,7 +716,7 @@ const pgStore: StoreHarness = {
   damageable: false,
   async create() {
     const { connectionString, schema } = freshSchema();
-    let store = await PgStore.open({ connectionString, schema, max: 4 });
+    let store = await PgStore.open({ connectionString, schema, max: 2 });
     onCleanup(() => store.close());
     return {
       get store() {
@@ -724,7 +724,7 @@ const pgStore: StoreHarness = {
       },
       async reopen() {
         await store.close();
-        store = await PgStore.open({ connectionString, schema, max: 4 });
+        store = await PgStore.open({ connectionString, schema, max: 2 });
         return store;
       },
     };
