@@ -7,10 +7,13 @@
  * tear and corrupt it the way crashes and bad disks do.
  */
 import { readFile, readdir, truncate, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import path from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../shared/ids.js';
 import { FileStore } from '../server/store/fileStore.js';
+import { MIGRATIONS } from '../server/store/pgMigrations.js';
 import { PgStore } from '../server/store/pgStore.js';
 import {
   DamagedError,
@@ -713,7 +716,7 @@ const pgStore: StoreHarness = {
   damageable: false,
   async create() {
     const { connectionString, schema } = freshSchema();
-    let store = await PgStore.open({ connectionString, schema, max: 4 });
+    let store = await PgStore.open({ connectionString, schema, max: 2 });
     onCleanup(() => store.close());
     return {
       get store() {
@@ -721,7 +724,7 @@ const pgStore: StoreHarness = {
       },
       async reopen() {
         await store.close();
-        store = await PgStore.open({ connectionString, schema, max: 4 });
+        store = await PgStore.open({ connectionString, schema, max: 2 });
         return store;
       },
     };
@@ -731,28 +734,36 @@ const pgStore: StoreHarness = {
 describe.each([fileStore, pgStore])('Store contract: $name', (harness) => storeContract(harness));
 
 describe('FileStore start-up with damaged metadata', () => {
-  it('invalid JSON in db.json: opening fails with DamagedError and the file is left as it was', async () => {
+  it("invalid JSON in a network's file: opening fails with DamagedError and the file is left as it was", async () => {
     const dir = await tempDir('polyphony-store-');
     const first = await FileStore.open(dir);
-    await seeded(first);
+    const { net } = await seeded(first);
     await first.close();
-    const file = path.join(dir, 'db.json');
+    const file = path.join(dir, 'networks', `${net.id}.json`);
     const good = await readFile(file);
     const cut = good.subarray(0, Math.floor(good.length / 2));
     await writeFile(file, cut);
     await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
     expect((await readFile(file)).equals(cut)).toBe(true);
-    await writeFile(file, '{"version": 1, "meetings": []}');
+    await writeFile(file, '{"version": 2, "meetings": []}');
     await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
-    expect(await readFile(file, 'utf8')).toBe('{"version": 1, "meetings": []}');
+    expect(await readFile(file, 'utf8')).toBe('{"version": 2, "meetings": []}');
+  });
+
+  it('an old db.json that cannot be read: opening fails with DamagedError and the file is left as it was', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const file = path.join(dir, 'db.json');
+    await writeFile(file, '{"version": 1, "meetin');
+    await expect(FileStore.open(dir)).rejects.toBeInstanceOf(DamagedError);
+    expect(await readFile(file, 'utf8')).toBe('{"version": 1, "meetin');
   });
 
   it('a stale temp file from a crash mid-write is ignored; the last good data loads', async () => {
     const dir = await tempDir('polyphony-store-');
     const first = await FileStore.open(dir);
-    const { m } = await seeded(first);
+    const { net, m } = await seeded(first);
     await first.close();
-    await writeFile(path.join(dir, 'db.json.tmp'), '{"version": 1, "meetin');
+    await writeFile(path.join(dir, 'networks', `${net.id}.json.tmp`), '{"version": 2, "meetin');
     const store = await FileStore.open(dir);
     onCleanup(() => store.close());
     expect((await store.meeting(m.id))?.id).toBe(m.id);
@@ -783,5 +794,213 @@ describe('FileStore start-up with damaged metadata', () => {
     expect(copy).toBeDefined();
     expect((await readFile(path.join(dir, 'meetings', copy!))).equals(buf)).toBe(true);
     expect((await readFile(file)).equals(buf)).toBe(true);
+  });
+});
+
+describe('PgStore: schema, erasure and failures', () => {
+  const rows = async (connectionString: string, schema: string, sql: string, values: unknown[] = []) => {
+    const c = new pg.Client({ connectionString, options: `-c search_path=${schema}` });
+    await c.connect();
+    try {
+      return (await c.query(sql, values)).rows as Array<Record<string, unknown>>;
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('migrations started by two instances at once apply once; reopening applies nothing again', async () => {
+    const { connectionString, schema } = freshSchema();
+    const [a, b] = await Promise.all([
+      PgStore.open({ connectionString, schema, max: 2 }),
+      PgStore.open({ connectionString, schema, max: 2 }),
+    ]);
+    onCleanup(() => a.close());
+    onCleanup(() => b.close());
+    const { m } = await seeded(a);
+    expect((await b.meeting(m.id))?.id).toBe(m.id);
+    const versions = await rows(connectionString, schema, 'SELECT version FROM schema_migrations ORDER BY version');
+    expect(versions.map((r) => r.version)).toEqual(MIGRATIONS.map((x) => x.version));
+    const c = await PgStore.open({ connectionString, schema, max: 1 });
+    await c.close();
+    expect(await rows(connectionString, schema, 'SELECT version FROM schema_migrations')).toHaveLength(
+      MIGRATIONS.length,
+    );
+  });
+
+  it('a database migrated by a newer server is refused, not downgraded', async () => {
+    const { connectionString, schema } = freshSchema();
+    const s = await PgStore.open({ connectionString, schema, max: 1 });
+    await s.close();
+    await rows(
+      connectionString,
+      schema,
+      "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from the future')",
+    );
+    await expect(PgStore.open({ connectionString, schema, max: 1 })).rejects.toThrow(/newer/);
+  });
+
+  it('compaction deletes exactly the rows it folded; erasure deletes the rows (not flagged)', async () => {
+    const { connectionString, schema } = freshSchema();
+    const store = await PgStore.open({ connectionString, schema, max: 2 });
+    onCleanup(() => store.close());
+    const id = randomId();
+    const other = randomId();
+    await store.appendUpdates(id, [update('meeting', 1), update('meeting', 2)]);
+    await store.appendUpdates(id, [update('meeting', 3)]);
+    await store.appendUpdates(other, [update('meeting', 7)]);
+    const count = async (meetingId: string) =>
+      Number(
+        (
+          await rows(connectionString, schema, 'SELECT count(*) AS n FROM doc_updates WHERE meeting_id = $1', [
+            meetingId,
+          ])
+        )[0]!.n,
+      );
+    expect(await count(id)).toBe(3);
+    await store.compact(id, [update('meeting', 1, 2, 3)]);
+    expect(await count(id)).toBe(1);
+    expect(await count(other)).toBe(1);
+    await store.removeUpdates(id);
+    expect(await count(id)).toBe(0);
+    expect(await count(other)).toBe(1);
+  });
+
+  it('an unreachable database is an error at open, never a silently empty store', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
+    });
+    await expect(
+      PgStore.open({ connectionString: `postgres://postgres@127.0.0.1:${port}/nothing`, max: 1 }),
+    ).rejects.toThrow();
+  });
+
+  it('a store whose connections are cut reports the failure to the caller, then works again', async () => {
+    const { connectionString, schema } = freshSchema();
+    const applicationName = `cut-${schema}`;
+    const store = await PgStore.open({ connectionString, schema, max: 1, applicationName });
+    onCleanup(() => store.close());
+    const { m } = await seeded(store);
+    // Cut this store's connections from the server side.
+    const admin = new pg.Client({ connectionString });
+    await admin.connect();
+    const cut = await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+      [applicationName],
+    );
+    await admin.end();
+    expect(cut.rowCount).toBeGreaterThan(0);
+    // Whether the cut lands in this call or was noticed while idle, nothing is swallowed: either it
+    // fails loudly or it really wrote. Then the next call works.
+    const first = await store
+      .transaction((tx) => tx.updateMeeting(m.id, { locked: true }))
+      .then(
+        () => 'ok',
+        () => 'failed',
+      );
+    if (first === 'failed') await store.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
+    expect((await store.meeting(m.id))?.locked).toBe(true);
+  });
+});
+
+describe('FileStore layout: a file per network, a journal across files, the old db.json', () => {
+  it('a write touches only its own network: other networks’ files are not rewritten', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    const a = await seeded(store);
+    const b = await seeded(store);
+    const fileB = path.join(dir, 'networks', `${b.net.id}.json`);
+    const before = await readFile(fileB, 'utf8');
+    await store.transaction((tx) => {
+      tx.addParticipant(participant(a.m.id));
+      tx.addToSession('6'.repeat(64), 'someone', 1);
+    });
+    expect(await readFile(fileB, 'utf8')).toBe(before);
+    expect(await readdir(dir)).not.toContain('journal.json');
+  });
+
+  it('a crash after the journal was written: opening completes the whole transaction', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const first = await FileStore.open(dir);
+    const { net, m } = await seeded(first);
+    await first.close();
+    const rel = path.join('networks', `${net.id}.json`);
+    const old = JSON.parse(await readFile(path.join(dir, rel), 'utf8')) as {
+      txn: number;
+      meetings: Record<string, MeetingRecord>;
+    };
+    // What the flusher would have written: the meeting locked, and a session in another file.
+    const next = { ...old, txn: old.txn + 1, meetings: { [m.id]: { ...old.meetings[m.id]!, locked: true } } };
+    const session = { version: 2, txn: old.txn + 1, sessions: { s: { hash: 's', members: ['x'], createdAt: 1 } } };
+    const shardFile = path.join('sessions', 'zz.json');
+    await writeFile(
+      path.join(dir, 'journal.json'),
+      JSON.stringify({
+        version: 2,
+        txn: old.txn + 1,
+        files: [
+          { file: rel, text: JSON.stringify(next) },
+          { file: shardFile, text: JSON.stringify(session) },
+        ],
+      }),
+    );
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    expect((await store.meeting(m.id))?.locked).toBe(true);
+    expect(JSON.parse(await readFile(path.join(dir, shardFile), 'utf8'))).toEqual(session);
+    expect(await readdir(dir)).not.toContain('journal.json');
+  });
+
+  it('a stale journal (its removal was lost) rewrites nothing newer', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const first = await FileStore.open(dir);
+    const { net, m } = await seeded(first);
+    const rel = path.join('networks', `${net.id}.json`);
+    const stale = await readFile(path.join(dir, rel), 'utf8');
+    await first.transaction((tx) => tx.updateMeeting(m.id, { locked: true }));
+    await first.close();
+    const staleTxn = (JSON.parse(stale) as { txn: number }).txn;
+    await writeFile(
+      path.join(dir, 'journal.json'),
+      JSON.stringify({ version: 2, txn: staleTxn, files: [{ file: rel, text: stale }] }),
+    );
+    const store = await FileStore.open(dir);
+    onCleanup(() => store.close());
+    expect((await store.meeting(m.id))?.locked).toBe(true);
+  });
+
+  it('an old single db.json is split at open and then removed; everything in it reads back', async () => {
+    const dir = await tempDir('polyphony-store-');
+    const net = network({ name: 'Old' });
+    const m = meeting(net.id);
+    const p = participant(m.id);
+    const q = participant(m.id, { addedBy: p.id });
+    const session = { hash: 'a'.repeat(64), members: [p.tokenHash], createdAt: 5 };
+    const entry = { meetingId: m.id, participantId: p.id, action: 'opened-record', at: 6 };
+    await writeFile(
+      path.join(dir, 'db.json'),
+      JSON.stringify({
+        version: 1,
+        networks: { [net.id]: net },
+        meetings: { [m.id]: m },
+        participants: { [p.id]: p, [q.id]: q },
+        sessions: { [session.hash]: session },
+        access: [entry],
+      }),
+    );
+    for (let round = 0; round < 2; round++) {
+      const store = await FileStore.open(dir);
+      expect(await store.network(net.id)).toEqual(net);
+      expect(await store.meeting(m.id)).toEqual(m);
+      expect((await store.participants(m.id)).map((x) => x.id).sort()).toEqual([p.id, q.id].sort());
+      expect((await store.participantsByTokenHash(p.tokenHash)).map((x) => x.id)).toEqual([p.id]);
+      expect(await store.session(session.hash)).toEqual(session);
+      expect(await store.accessLog(m.id)).toEqual([entry]);
+      await store.close();
+      expect(await readdir(dir)).not.toContain('db.json');
+    }
   });
 });

@@ -1,27 +1,76 @@
 /**
- * The embedded default store: lowdb for meetings, networks, participants and sessions
- * (`data/db.json`, written atomically and fsynced), and one append-only update log per meeting
- * (`data/meetings/<id>.ylog`).
+ * The embedded default store. Records live in lowdb documents, one small JSON file per network
+ * (the network, its meetings, their participants and access log: `data/networks/<id>.json`) and
+ * sessions in 256 shards (`data/sessions/<xx>.json`), so a write costs what its network (or its
+ * shard) holds, never what the whole server ever stored. Each meeting's Yjs updates are an
+ * append-only, checksummed, fsynced log of their own (`data/meetings/<id>.ylog`).
+ *
+ * Transactions. Staged writes are applied in memory in one synchronous step, with an undo list (a
+ * write that fails validation undoes the ones before it; nothing is cloned wholesale), then the
+ * files they touched are written by the group-commit flusher, which writes every file dirtied since
+ * the last flush together. Each flush has a sequence number, stored in every file it writes:
+ *
+ *   1. one file: written atomically (temp file, fsync, rename, fsync the directory);
+ *   2. several files: first a journal holding all their new contents (`data/journal.json`,
+ *      written the same way) — the commit point — then each file, then the journal is removed.
+ *
+ * A crash before the journal is durable leaves every file as it was (none of the flush); a crash
+ * after it is repaired at open: every file in the journal whose sequence number is older than the
+ * journal's is rewritten from it (all of the flush). The journal's removal need not be durable: a
+ * stale journal is older than the files written by later flushes, so it rewrites nothing. A caller
+ * is acknowledged only after step 1 or 2 finished.
+ *
+ * A data directory of the old layout (one `db.json` for everything) is split into this one at open;
+ * `db.json` is removed only once every new file is durable (a crash meanwhile redoes the split).
  */
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { Low, type Adapter } from 'lowdb';
 import { isId } from '../../shared/ids.js';
-import { writeFileDurably } from './fsutil.js';
+import { fsyncDir, writeFileDurably } from './fsutil.js';
 import { UpdateLog } from './updateLog.js';
 import {
   DamagedError,
   type AccessEntry,
   type DocUpdate,
+  type MeetingPatch,
   type MeetingRecord,
+  type NetworkPatch,
   type NetworkRecord,
+  type ParticipantPatch,
   type ParticipantRecord,
   type RecordWriter,
   type SessionRecord,
   type Store,
 } from './types.js';
 
-interface Data {
+/** One network's records. */
+interface NetworkFile {
+  version: 2;
+  /** The flush that last wrote this file. */
+  txn: number;
+  /** null only for records migrated from an old db.json whose network was missing. */
+  network: NetworkRecord | null;
+  meetings: Record<string, MeetingRecord>;
+  participants: Record<string, ParticipantRecord>;
+  access: AccessEntry[];
+}
+
+interface SessionFile {
+  version: 2;
+  txn: number;
+  sessions: Record<string, SessionRecord>;
+}
+
+interface Journal {
+  version: 2;
+  txn: number;
+  files: Array<{ file: string; text: string }>;
+}
+
+/** The old layout: everything in one db.json. */
+interface LegacyData {
   version: 1;
   networks: Record<string, NetworkRecord>;
   meetings: Record<string, MeetingRecord>;
@@ -30,19 +79,41 @@ interface Data {
   access: AccessEntry[];
 }
 
-const empty = (): Data => ({ version: 1, networks: {}, meetings: {}, participants: {}, sessions: {}, access: [] });
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/**
- * A lowdb adapter that writes atomically *and durably* (lowdb's own JSONFile never fsyncs),
- * coalesces concurrent writes into one, and never overwrites a file it could not read.
- */
-class DurableJsonFile implements Adapter<Data> {
-  #writing: Promise<void> | null = null;
-  #queued: { data: Data; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> } | null = null;
+function isNetworkFile(d: unknown): d is NetworkFile {
+  return (
+    isObject(d) &&
+    d.version === 2 &&
+    typeof d.txn === 'number' &&
+    (d.network === null || isObject(d.network)) &&
+    isObject(d.meetings) &&
+    isObject(d.participants) &&
+    Array.isArray(d.access)
+  );
+}
 
-  constructor(readonly file: string) {}
+function isSessionFile(d: unknown): d is SessionFile {
+  return isObject(d) && d.version === 2 && typeof d.txn === 'number' && isObject(d.sessions);
+}
 
-  async read(): Promise<Data | null> {
+function isLegacy(d: unknown): d is LegacyData {
+  return (
+    isObject(d) &&
+    d.version === 1 &&
+    ['networks', 'meetings', 'participants', 'sessions'].every((k) => isObject(d[k])) &&
+    Array.isArray(d.access)
+  );
+}
+
+/** A lowdb adapter that reads a JSON file and refuses (never overwrites) one it cannot read. */
+class CheckedJsonFile<T> implements Adapter<T> {
+  constructor(
+    readonly file: string,
+    private readonly valid: (d: unknown) => d is T,
+  ) {}
+
+  async read(): Promise<T | null> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -56,49 +127,20 @@ class DurableJsonFile implements Adapter<Data> {
     } catch (e) {
       throw new DamagedError(this.file, `invalid JSON (${(e as Error).message})`);
     }
-    if (!isData(data)) throw new DamagedError(this.file, 'unexpected shape');
+    if (!this.valid(data)) throw new DamagedError(this.file, 'unexpected shape');
     return data;
   }
 
-  write(data: Data): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.#queued) {
-        this.#queued.data = data;
-        this.#queued.waiters.push({ resolve, reject });
-      } else {
-        this.#queued = { data, waiters: [{ resolve, reject }] };
-      }
-      if (!this.#writing) void this.#drain();
-    });
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#queued) {
-      const { data, waiters } = this.#queued;
-      this.#queued = null;
-      const json = JSON.stringify(data);
-      this.#writing = writeFileDurably(this.file, json);
-      try {
-        await this.#writing;
-        for (const w of waiters) w.resolve();
-      } catch (e) {
-        for (const w of waiters) w.reject(e);
-      }
-    }
-    this.#writing = null;
+  /** Writes go through the store's flusher (several files as one commit), never file by file. */
+  async write(): Promise<void> {
+    throw new Error('written by the FileStore flusher');
   }
 }
 
-function isData(d: unknown): d is Data {
-  if (typeof d !== 'object' || d === null) return false;
-  const o = d as Record<string, unknown>;
-  return (
-    o.version === 1 &&
-    ['networks', 'meetings', 'participants', 'sessions'].every(
-      (k) => typeof o[k] === 'object' && o[k] !== null && !Array.isArray(o[k]),
-    ) &&
-    Array.isArray(o.access)
-  );
+async function readChecked<T>(file: string, valid: (d: unknown) => d is T): Promise<T | null> {
+  const db = new Low<T | null>(new CheckedJsonFile(file, valid) as Adapter<T | null>, null);
+  await db.read();
+  return db.data;
 }
 
 /** Own-property lookup: ids are validated, and this makes prototype keys impossible regardless. */
@@ -109,198 +151,434 @@ function get<T>(rec: Record<string, T>, key: string): T | undefined {
 /** Records go in and come out as copies, as with any database: nobody changes the store by accident. */
 const copy = <T>(value: T): T => structuredClone(value);
 
+const SHARDS = 256;
+const shardOf = (sessionHash: string) =>
+  (crc32(Buffer.from(sessionHash, 'utf8')) % SHARDS).toString(16).padStart(2, '0');
+/** Key of the file holding legacy records whose meeting was missing (not an id: ids are 22 chars). */
+const ORPHANS = '_orphans';
+
+type Undo = () => void;
+
 export class FileStore implements Store {
-  #db: Low<Data>;
-  #logs = new Map<string, UpdateLog>();
-  #byToken = new Map<string, Set<string>>();
+  readonly #nets = new Map<string, NetworkFile>();
+  readonly #shards = new Map<string, SessionFile>();
+  readonly #meetingNet = new Map<string, string>();
+  readonly #participantNet = new Map<string, string>();
+  readonly #byToken = new Map<string, Set<string>>();
+  readonly #logs = new Map<string, UpdateLog>();
+  #txn = 0;
+  /** Files changed in memory and not yet flushed: `n:<network>` or `s:<shard>`. */
+  #dirty = new Set<string>();
+  #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  #flushing: Promise<void> | null = null;
 
-  private constructor(
-    readonly dir: string,
-    db: Low<Data>,
-  ) {
-    this.#db = db;
-    for (const p of Object.values(db.data.participants)) this.#index(p);
-  }
-
-  #index(p: ParticipantRecord): void {
-    let ids = this.#byToken.get(p.tokenHash);
-    if (!ids) this.#byToken.set(p.tokenHash, (ids = new Set()));
-    ids.add(p.id);
-  }
+  private constructor(readonly dir: string) {}
 
   static async open(dir: string): Promise<FileStore> {
+    const store = new FileStore(dir);
     await mkdir(path.join(dir, 'meetings'), { recursive: true });
-    const file = path.join(dir, 'db.json');
-    const db = new Low<Data>(new DurableJsonFile(file), empty());
-    await db.read();
-    return new FileStore(dir, db);
+    await mkdir(path.join(dir, 'networks'), { recursive: true });
+    await mkdir(path.join(dir, 'sessions'), { recursive: true });
+    await store.#replayJournal();
+    await store.#load();
+    await store.#migrateLegacy();
+    return store;
   }
 
-  get #data(): Data {
-    return this.#db.data;
+  // ── files ──────────────────────────────────────────────────────────────────────────────
+
+  #fileOf(key: string): string {
+    const [kind, name] = [key.slice(0, 1), key.slice(2)];
+    return path.join(this.dir, kind === 'n' ? 'networks' : 'sessions', `${name}.json`);
+  }
+
+  #textOf(key: string): string {
+    const data = key.startsWith('n:') ? this.#nets.get(key.slice(2)) : this.#shards.get(key.slice(2));
+    if (!data) throw new Error(`nothing to write for ${key}`);
+    data.txn = this.#txn;
+    return JSON.stringify(data);
+  }
+
+  async #replayJournal(): Promise<void> {
+    const file = path.join(this.dir, 'journal.json');
+    const journal = await readChecked(
+      file,
+      (d): d is Journal => isObject(d) && d.version === 2 && typeof d.txn === 'number' && Array.isArray(d.files),
+    );
+    if (!journal) return;
+    for (const { file: rel, text } of journal.files) {
+      const target = path.join(this.dir, rel);
+      let current: unknown = null;
+      try {
+        current = JSON.parse(await readFile(target, 'utf8'));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      const txn = isObject(current) && typeof current.txn === 'number' ? current.txn : -1;
+      if (txn < journal.txn) await writeFileDurably(target, text);
+    }
+    await rm(file, { force: true });
+    await fsyncDir(this.dir);
+  }
+
+  async #load(): Promise<void> {
+    for (const name of await readdir(path.join(this.dir, 'networks'))) {
+      if (!name.endsWith('.json')) continue; // stale temp files of a crash mid-write
+      const data = await readChecked(path.join(this.dir, 'networks', name), isNetworkFile);
+      if (!data) continue;
+      this.#nets.set(name.slice(0, -5), data);
+      this.#txn = Math.max(this.#txn, data.txn);
+    }
+    for (const name of await readdir(path.join(this.dir, 'sessions'))) {
+      if (!name.endsWith('.json')) continue;
+      const data = await readChecked(path.join(this.dir, 'sessions', name), isSessionFile);
+      if (!data) continue;
+      this.#shards.set(name.slice(0, -5), data);
+      this.#txn = Math.max(this.#txn, data.txn);
+    }
+    this.#reindex();
+  }
+
+  #reindex(): void {
+    this.#meetingNet.clear();
+    this.#participantNet.clear();
+    this.#byToken.clear();
+    for (const [key, net] of this.#nets) {
+      for (const id of Object.keys(net.meetings)) this.#meetingNet.set(id, key);
+      for (const p of Object.values(net.participants)) {
+        this.#participantNet.set(p.id, key);
+        this.#indexToken(p);
+      }
+    }
+  }
+
+  /** Split an old single db.json into the per-network layout, then remove it. */
+  async #migrateLegacy(): Promise<void> {
+    const file = path.join(this.dir, 'db.json');
+    const legacy = await readChecked(file, isLegacy);
+    if (!legacy) return;
+    this.#nets.clear();
+    this.#shards.clear();
+    const netOf = (networkId: string) => {
+      let n = this.#nets.get(networkId);
+      if (!n) {
+        n = {
+          version: 2,
+          txn: 0,
+          network: get(legacy.networks, networkId) ?? null,
+          meetings: {},
+          participants: {},
+          access: [],
+        };
+        this.#nets.set(networkId, n);
+      }
+      return n;
+    };
+    for (const n of Object.values(legacy.networks)) netOf(n.id);
+    const meetingKey = (meetingId: string) => {
+      const m = get(legacy.meetings, meetingId);
+      return m ? m.networkId : ORPHANS;
+    };
+    for (const m of Object.values(legacy.meetings)) netOf(m.networkId).meetings[m.id] = m;
+    for (const p of Object.values(legacy.participants)) netOf(meetingKey(p.meetingId)).participants[p.id] = p;
+    for (const e of legacy.access) netOf(meetingKey(e.meetingId)).access.push(e);
+    for (const s of Object.values(legacy.sessions)) this.#shard(s.hash).sessions[s.hash] = s;
+    this.#reindex();
+    this.#txn += 1;
+    const keys = [...[...this.#nets.keys()].map((k) => `n:${k}`), ...[...this.#shards.keys()].map((k) => `s:${k}`)];
+    for (const key of keys) await writeFileDurably(this.#fileOf(key), this.#textOf(key));
+    // Only now is the old file redundant. (It holds names: it must not linger after an erasure.)
+    await rm(file, { force: true });
+    await rm(`${file}.tmp`, { force: true });
+    await fsyncDir(this.dir);
+  }
+
+  #shard(sessionHash: string): SessionFile {
+    const key = shardOf(sessionHash);
+    let s = this.#shards.get(key);
+    if (!s) this.#shards.set(key, (s = { version: 2, txn: 0, sessions: {} }));
+    return s;
+  }
+
+  // ── transactions ───────────────────────────────────────────────────────────────────────
+
+  async transaction(write: (tx: RecordWriter) => void): Promise<void> {
+    const ops: Array<(undo: Undo[], dirty: Set<string>) => void> = [];
+    write({
+      createMeeting: (n, m, ps) => ops.push((u, d) => this.#createMeeting(u, d, n, m, ps)),
+      updateMeeting: (id, patch) => ops.push((u, d) => this.#updateMeeting(u, d, id, patch)),
+      updateNetwork: (id, patch) => ops.push((u, d) => this.#updateNetwork(u, d, id, patch)),
+      addParticipant: (p) => ops.push((u, d) => this.#addParticipant(u, d, p)),
+      updateParticipant: (id, patch) => ops.push((u, d) => this.#updateParticipant(u, d, id, patch)),
+      addToSession: (hash, member, at) => ops.push((u, d) => this.#addToSession(u, d, hash, member, at)),
+      removeFromSession: (hash, member) => ops.push((u, d) => this.#removeFromSession(u, d, hash, member)),
+      logAccess: (entry) => ops.push((u, d) => this.#logAccess(u, d, entry)),
+    });
+    if (ops.length === 0) return;
+    const undo: Undo[] = [];
+    const dirty = new Set<string>();
+    try {
+      for (const op of ops) op(undo, dirty);
+    } catch (e) {
+      for (const u of undo.reverse()) u();
+      throw e;
+    }
+    for (const key of dirty) this.#dirty.add(key);
+    await new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+      this.#flushing ??= this.#flush();
+    });
+  }
+
+  /** Group commit: write every dirty file, as one commit, until nothing is dirty. */
+  async #flush(): Promise<void> {
+    try {
+      while (this.#waiters.length) {
+        const keys = [...this.#dirty];
+        const waiters = this.#waiters;
+        this.#dirty = new Set();
+        this.#waiters = [];
+        this.#txn += 1;
+        // Serialised now, in one synchronous step: a transaction applied while these are written
+        // goes to the next flush, whole.
+        const files = keys.map((key) => ({ key, file: this.#fileOf(key), text: this.#textOf(key) }));
+        try {
+          const journal = path.join(this.dir, 'journal.json');
+          if (files.length > 1) {
+            const body: Journal = {
+              version: 2,
+              txn: this.#txn,
+              files: files.map((f) => ({ file: path.relative(this.dir, f.file), text: f.text })),
+            };
+            await writeFileDurably(journal, JSON.stringify(body));
+          }
+          await Promise.all(files.map((f) => writeFileDurably(f.file, f.text)));
+          if (files.length > 1) await rm(journal, { force: true });
+          for (const w of waiters) w.resolve();
+        } catch (e) {
+          // Memory is ahead of the disk: those files stay dirty, so the next flush writes them.
+          for (const f of files) this.#dirty.add(f.key);
+          for (const w of waiters) w.reject(e);
+        }
+      }
+    } finally {
+      this.#flushing = null;
+    }
+  }
+
+  #net(networkId: string, what = 'network'): NetworkFile {
+    const n = this.#nets.get(networkId);
+    if (!n || !n.network) throw new Error(`no such ${what}`);
+    return n;
+  }
+
+  #netOfMeeting(meetingId: string): { key: string; net: NetworkFile; meeting: MeetingRecord } {
+    const key = this.#meetingNet.get(meetingId);
+    const net = key === undefined ? undefined : this.#nets.get(key);
+    const meeting = net && get(net.meetings, meetingId);
+    if (!key || !net || !meeting) throw new Error('no such meeting');
+    return { key, net, meeting };
   }
 
   #createMeeting(
+    undo: Undo[],
+    dirty: Set<string>,
     network: NetworkRecord | null,
     meeting: MeetingRecord,
     participants: readonly ParticipantRecord[],
   ): void {
     if (network) {
-      if (get(this.#data.networks, network.id)) throw new Error('network exists');
-      this.#data.networks[network.id] = copy(network);
+      if (this.#nets.has(network.id)) throw new Error('network exists');
+      this.#nets.set(network.id, {
+        version: 2,
+        txn: 0,
+        network: copy(network),
+        meetings: {},
+        participants: {},
+        access: [],
+      });
+      undo.push(() => this.#nets.delete(network.id));
     }
-    if (!get(this.#data.networks, meeting.networkId)) throw new Error('no such network');
-    if (get(this.#data.meetings, meeting.id)) throw new Error('meeting exists');
-    this.#data.meetings[meeting.id] = copy(meeting);
-    for (const p of participants) this.#addParticipant(p);
-  }
-
-  /**
-   * Staged writes are applied in memory in one synchronous step (so no other transaction sees half
-   * of them), then written with one durable write of db.json (concurrent transactions share it).
-   * A write that fails validation undoes the ones before it.
-   */
-  async transaction(write: (tx: RecordWriter) => void): Promise<void> {
-    const ops: Array<() => void> = [];
-    write({
-      createMeeting: (n, m, ps) => ops.push(() => this.#createMeeting(n, m, ps)),
-      updateMeeting: (id, patch) => ops.push(() => this.#updateMeeting(id, patch)),
-      updateNetwork: (id, patch) => ops.push(() => this.#updateNetwork(id, patch)),
-      addParticipant: (p) => ops.push(() => this.#addParticipant(p)),
-      updateParticipant: (id, patch) => ops.push(() => this.#updateParticipant(id, patch)),
-      addToSession: (hash, member, at) => ops.push(() => this.#addToSession(hash, member, at)),
-      removeFromSession: (hash, member) => ops.push(() => this.#removeFromSession(hash, member)),
-      logAccess: (entry) => ops.push(() => this.#logAccess(entry)),
+    const net = this.#net(meeting.networkId);
+    if (this.#meetingNet.has(meeting.id)) throw new Error('meeting exists');
+    net.meetings[meeting.id] = copy(meeting);
+    this.#meetingNet.set(meeting.id, meeting.networkId);
+    undo.push(() => {
+      delete net.meetings[meeting.id];
+      this.#meetingNet.delete(meeting.id);
     });
-    if (ops.length === 0) return;
-    const before = structuredClone(this.#data);
-    try {
-      for (const op of ops) op();
-    } catch (e) {
-      this.#db.data = before;
-      this.#reindex();
-      throw e;
-    }
-    await this.#db.write();
+    dirty.add(`n:${meeting.networkId}`);
+    for (const p of participants) this.#addParticipant(undo, dirty, p);
   }
 
-  #reindex(): void {
-    this.#byToken.clear();
-    for (const p of Object.values(this.#data.participants)) this.#index(p);
+  #updateMeeting(undo: Undo[], dirty: Set<string>, id: string, patch: MeetingPatch): void {
+    const { key, meeting } = this.#netOfMeeting(id);
+    const before = copy(meeting);
+    Object.assign(meeting, copy(patch));
+    undo.push(() => {
+      for (const k of Object.keys(meeting)) delete (meeting as unknown as Record<string, unknown>)[k];
+      Object.assign(meeting, before);
+    });
+    dirty.add(`n:${key}`);
   }
 
-  async network(id: string): Promise<NetworkRecord | undefined> {
-    return copy(get(this.#data.networks, id));
-  }
-
-  #updateNetwork(id: string, patch: Partial<Pick<NetworkRecord, 'name' | 'firstContactAt'>>): void {
-    const n = get(this.#data.networks, id);
-    if (!n) throw new Error('no such network');
+  #updateNetwork(undo: Undo[], dirty: Set<string>, id: string, patch: NetworkPatch): void {
+    const net = this.#net(id);
+    const n = net.network!;
+    const before = copy(n);
     Object.assign(n, copy(patch));
+    undo.push(() => {
+      net.network = before;
+    });
+    dirty.add(`n:${id}`);
   }
 
-  async meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]> {
-    return copy(
-      Object.values(this.#data.meetings)
-        .filter((m) => m.networkId === networkId)
-        .sort((a, b) => a.openedAt - b.openedAt),
-    );
+  #indexToken(p: ParticipantRecord): void {
+    let ids = this.#byToken.get(p.tokenHash);
+    if (!ids) this.#byToken.set(p.tokenHash, (ids = new Set()));
+    ids.add(p.id);
   }
 
-  async meeting(id: string): Promise<MeetingRecord | undefined> {
-    return copy(get(this.#data.meetings, id));
+  #unindexToken(p: ParticipantRecord): void {
+    const ids = this.#byToken.get(p.tokenHash);
+    ids?.delete(p.id);
+    if (ids?.size === 0) this.#byToken.delete(p.tokenHash);
   }
 
-  #updateMeeting(
-    id: string,
-    patch: Partial<Pick<MeetingRecord, 'status' | 'locked' | 'facilitators' | 'endedAt' | 'erased'>>,
-  ): void {
-    const m = get(this.#data.meetings, id);
-    if (!m) throw new Error('no such meeting');
-    Object.assign(m, copy(patch));
+  #uniqueInMeeting(meetingId: string, hash: string): void {
+    for (const id of this.#byToken.get(hash) ?? []) {
+      if (this.#participantRecord(id)?.meetingId === meetingId) throw new Error('personal link in use');
+    }
   }
 
-  #addParticipant(p: ParticipantRecord): void {
-    if (!get(this.#data.meetings, p.meetingId)) throw new Error('no such meeting');
-    if (get(this.#data.participants, p.id)) throw new Error('participant exists');
+  #participantRecord(id: string): ParticipantRecord | undefined {
+    const key = this.#participantNet.get(id);
+    const net = key === undefined ? undefined : this.#nets.get(key);
+    return net && get(net.participants, id);
+  }
+
+  #addParticipant(undo: Undo[], dirty: Set<string>, p: ParticipantRecord): void {
+    const { key, net } = this.#netOfMeeting(p.meetingId);
+    if (this.#participantNet.has(p.id)) throw new Error('participant exists');
     this.#uniqueInMeeting(p.meetingId, p.tokenHash);
-    this.#data.participants[p.id] = copy(p);
-    this.#index(p);
+    const rec = copy(p);
+    net.participants[p.id] = rec;
+    this.#participantNet.set(p.id, key);
+    this.#indexToken(rec);
+    undo.push(() => {
+      delete net.participants[p.id];
+      this.#participantNet.delete(p.id);
+      this.#unindexToken(rec);
+    });
+    dirty.add(`n:${key}`);
   }
 
-  #updateParticipant(
-    id: string,
-    patch: Partial<
-      Pick<ParticipantRecord, 'name' | 'relation' | 'aboutMe' | 'revoked' | 'removed' | 'erased' | 'tokenHash'>
-    >,
-  ): void {
-    const p = get(this.#data.participants, id);
-    if (!p) throw new Error('no such participant');
+  #updateParticipant(undo: Undo[], dirty: Set<string>, id: string, patch: ParticipantPatch): void {
+    const key = this.#participantNet.get(id);
+    const net = key === undefined ? undefined : this.#nets.get(key);
+    const p = net && get(net.participants, id);
+    if (!key || !net || !p) throw new Error('no such participant');
     if (patch.tokenHash !== undefined && patch.tokenHash !== p.tokenHash) {
       this.#uniqueInMeeting(p.meetingId, patch.tokenHash);
     }
-    this.#byToken.get(p.tokenHash)?.delete(p.id);
+    const before = copy(p);
+    this.#unindexToken(p);
     Object.assign(p, copy(patch));
-    this.#index(p);
+    this.#indexToken(p);
+    undo.push(() => {
+      this.#unindexToken(p);
+      net.participants[id] = before;
+      this.#indexToken(before);
+    });
+    dirty.add(`n:${key}`);
+  }
+
+  #addToSession(undo: Undo[], dirty: Set<string>, hash: string, memberHash: string, at: number): void {
+    const shard = this.#shard(hash);
+    const s = get(shard.sessions, hash);
+    if (s) {
+      if (s.members.includes(memberHash)) return;
+      s.members.push(memberHash);
+      undo.push(() => void s.members.pop());
+    } else {
+      shard.sessions[hash] = { hash, members: [memberHash], createdAt: at };
+      undo.push(() => delete shard.sessions[hash]);
+    }
+    dirty.add(`s:${shardOf(hash)}`);
+  }
+
+  #removeFromSession(undo: Undo[], dirty: Set<string>, hash: string, memberHash: string): void {
+    const shard = this.#shard(hash);
+    const s = get(shard.sessions, hash);
+    if (!s || !s.members.includes(memberHash)) return;
+    const before = s.members;
+    s.members = s.members.filter((m) => m !== memberHash);
+    undo.push(() => {
+      s.members = before;
+    });
+    dirty.add(`s:${shardOf(hash)}`);
+  }
+
+  #logAccess(undo: Undo[], dirty: Set<string>, entry: AccessEntry): void {
+    const { key, net } = this.#netOfMeeting(entry.meetingId);
+    if (!this.#participantRecord(entry.participantId)) throw new Error('no such participant');
+    net.access.push(copy(entry));
+    undo.push(() => void net.access.pop());
+    dirty.add(`n:${key}`);
+  }
+
+  // ── reads ──────────────────────────────────────────────────────────────────────────────
+
+  async network(id: string): Promise<NetworkRecord | undefined> {
+    const n = this.#nets.get(id);
+    return n?.network && id !== ORPHANS ? copy(n.network) : undefined;
+  }
+
+  async meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]> {
+    const n = this.#nets.get(networkId);
+    if (!n || networkId === ORPHANS) return [];
+    return copy(Object.values(n.meetings).sort((a, b) => a.openedAt - b.openedAt));
+  }
+
+  async meeting(id: string): Promise<MeetingRecord | undefined> {
+    const key = this.#meetingNet.get(id);
+    const n = key === undefined ? undefined : this.#nets.get(key);
+    return copy(n && get(n.meetings, id));
   }
 
   async participant(id: string): Promise<ParticipantRecord | undefined> {
-    return copy(get(this.#data.participants, id));
+    return copy(this.#participantRecord(id));
   }
 
   async participantsByTokenHash(hash: string): Promise<ParticipantRecord[]> {
     const out: ParticipantRecord[] = [];
     for (const id of this.#byToken.get(hash) ?? []) {
-      const p = get(this.#data.participants, id);
+      const p = this.#participantRecord(id);
       if (p) out.push(copy(p));
     }
     return out;
   }
 
   async participants(meetingId: string): Promise<ParticipantRecord[]> {
-    return copy(Object.values(this.#data.participants).filter((p) => p.meetingId === meetingId));
-  }
-
-  #addToSession(hash: string, memberHash: string, at: number): void {
-    const s = get(this.#data.sessions, hash);
-    if (s) {
-      if (s.members.includes(memberHash)) return;
-      s.members.push(memberHash);
-    } else {
-      this.#data.sessions[hash] = { hash, members: [memberHash], createdAt: at };
-    }
-  }
-
-  #removeFromSession(hash: string, memberHash: string): void {
-    const s = get(this.#data.sessions, hash);
-    if (!s || !s.members.includes(memberHash)) return;
-    s.members = s.members.filter((m) => m !== memberHash);
-  }
-
-  #uniqueInMeeting(meetingId: string, hash: string): void {
-    for (const id of this.#byToken.get(hash) ?? []) {
-      if (get(this.#data.participants, id)?.meetingId === meetingId) throw new Error('personal link in use');
-    }
-  }
-
-  #logAccess(entry: AccessEntry): void {
-    if (!get(this.#data.meetings, entry.meetingId)) throw new Error('no such meeting');
-    if (!get(this.#data.participants, entry.participantId)) throw new Error('no such participant');
-    this.#data.access.push(copy(entry));
-  }
-
-  async accessLog(meetingId: string): Promise<AccessEntry[]> {
-    return copy(this.#data.access.filter((e) => e.meetingId === meetingId));
-  }
-
-  async removeUpdates(meetingId: string): Promise<void> {
-    await this.#log(meetingId).remove();
-    this.#logs.delete(meetingId);
+    const key = this.#meetingNet.get(meetingId);
+    const n = key === undefined ? undefined : this.#nets.get(key);
+    if (!n) return [];
+    return copy(Object.values(n.participants).filter((p) => p.meetingId === meetingId));
   }
 
   async session(hash: string): Promise<SessionRecord | undefined> {
-    return copy(get(this.#data.sessions, hash));
+    const shard = this.#shards.get(shardOf(hash));
+    return copy(shard && get(shard.sessions, hash));
   }
+
+  async accessLog(meetingId: string): Promise<AccessEntry[]> {
+    const key = this.#meetingNet.get(meetingId);
+    const n = key === undefined ? undefined : this.#nets.get(key);
+    if (!n) return [];
+    return copy(n.access.filter((e) => e.meetingId === meetingId));
+  }
+
+  // ── update logs ────────────────────────────────────────────────────────────────────────
 
   #log(meetingId: string): UpdateLog {
     if (!isId(meetingId)) throw new Error('invalid meeting id');
@@ -329,7 +607,37 @@ export class FileStore implements Store {
     return this.#log(meetingId).replace(updates);
   }
 
+  async removeUpdates(meetingId: string): Promise<void> {
+    await this.#log(meetingId).remove();
+    this.#logs.delete(meetingId);
+  }
+
+  /** Every meeting id with an update log on disk (for copying a store elsewhere). */
+  async meetingIdsWithUpdates(): Promise<string[]> {
+    const names = await readdir(path.join(this.dir, 'meetings'));
+    return names.filter((n) => n.endsWith('.ylog') && isId(n.slice(0, -5))).map((n) => n.slice(0, -5));
+  }
+
+  /** Every record, for copying a store elsewhere (scripts/migrate-store.ts). */
+  async everything(): Promise<{
+    networks: NetworkRecord[];
+    meetings: MeetingRecord[];
+    participants: ParticipantRecord[];
+    sessions: SessionRecord[];
+    access: AccessEntry[];
+  }> {
+    const nets = [...this.#nets.entries()].filter(([k]) => k !== ORPHANS).map(([, n]) => n);
+    return copy({
+      networks: nets.flatMap((n) => (n.network ? [n.network] : [])),
+      meetings: nets.flatMap((n) => Object.values(n.meetings)),
+      participants: nets.flatMap((n) => Object.values(n.participants)),
+      sessions: [...this.#shards.values()].flatMap((s) => Object.values(s.sessions)),
+      access: nets.flatMap((n) => n.access),
+    });
+  }
+
   async close(): Promise<void> {
+    await this.#flushing?.catch(() => undefined);
     await Promise.all([...this.#logs.values()].map((l) => l.close()));
     this.#logs.clear();
   }

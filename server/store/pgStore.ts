@@ -35,6 +35,8 @@ export interface PgStoreOptions {
   schema?: string | null;
   /** Pool size. */
   max?: number;
+  /** Shown in pg_stat_activity (default `polyphony`). */
+  applicationName?: string;
 }
 
 /** bigint (int8) columns hold milliseconds since the epoch: safe as JS numbers. */
@@ -237,6 +239,7 @@ export class PgStore implements Store {
     const config: pg.PoolConfig = {
       connectionString: opts.connectionString,
       max: opts.max ?? 10,
+      application_name: opts.applicationName ?? 'polyphony',
       types,
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     };

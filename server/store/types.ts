@@ -1,8 +1,9 @@
 /**
  * Storage behind one interface. The embedded default (`FileStore`) keeps meetings, networks,
- * participants and sessions in lowdb, and each meeting's Yjs updates in an append-only,
- * checksummed, fsynced log of its own. Another store (PostgreSQL…) implements the same contract
- * and runs the same contract tests (tests/store.contract.test.ts).
+ * participants and sessions in lowdb (a file per network, sessions in shards), and each meeting's
+ * Yjs updates in an append-only, checksummed, fsynced log of its own. `PgStore` (DATABASE_URL)
+ * implements the same contract on PostgreSQL; both run the same contract tests
+ * (tests/store.contract.test.ts).
  */
 
 export interface NetworkRecord {
@@ -109,8 +110,11 @@ export type ParticipantPatch = Partial<
 /**
  * The writes of one unit of work. Calls only *stage* a write (they return nothing and see nothing);
  * `Store.transaction` applies them all, in order, or none, and resolves once they are durable.
- * Read what you need before the transaction. A write that refers to a record that does not exist
- * (update of an unknown id) fails the whole transaction.
+ * Read what you need before the transaction. A write that breaks a constraint fails the whole
+ * transaction: an update of an unknown id; a meeting whose network does not exist (or exists already,
+ * when it is given); a participant of an unknown meeting, with a taken id, or with a personal-link
+ * hash another participant of the same meeting has; an access entry about an unknown meeting or
+ * participant. (The same hash in different meetings is one person: that is allowed.)
  */
 export interface RecordWriter {
   /** Create a meeting with its first participants (and its network, for a network's first meeting). */

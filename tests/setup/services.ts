@@ -2,7 +2,8 @@
  * vitest globalSetup: the real engines the tests need, started once per run and stopped after it.
  *
  * - PostgreSQL 15: unless `TEST_DATABASE_URL` is set, a throwaway cluster (`initdb` into a temp
- *   directory, as the `postgres` user when running as root), on a free loopback port, fsync on.
+ *   directory, as the `postgres` user when running as root: spawned with its uid and gid, so the
+ *   teardown signal reaches the server itself), on a free loopback port, fsync on.
  *   Tests get its URL with `inject('databaseUrl')` and each makes a schema or database of its own
  *   (tests/setup/pg.ts), so test files run in parallel safely.
  * - Redis: if `redis-server` is installed, one on a free loopback port without persistence;
@@ -27,6 +28,12 @@ declare module 'vitest' {
 }
 
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+/** Whatever happens to this process, the servers it started go with it. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,51 +82,49 @@ function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 
 async function startPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
   const root = await mkdtemp(path.join(tmpdir(), 'polyphony-pg-'));
+  // As root, the server runs as the `postgres` user (it refuses root): spawned with that uid and gid
+  // directly, so the child is postgres itself and a signal to it reaches the server.
   const asRoot = userInfo().uid === 0;
-  const run = (cmd: string, args: string[]) =>
-    (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]) as [string, string[]];
+  let user: { uid: number; gid: number } | Record<string, never> = {};
   if (asRoot) {
-    const pw = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-    const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-    await chown(root, Number(pw.stdout.trim()), Number(gid.stdout.trim()));
+    const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
+    await chown(root, uid, gid);
+    user = { uid, gid };
   }
   const data = path.join(root, 'data');
   // initdb's own --no-sync only skips flushing the fresh template files of a throwaway cluster; the
   // server below runs with fsync on, as in production.
-  const [initCmd, initArgs] = run(path.join(PG_BIN, 'initdb'), [
-    '-D',
-    data,
-    '-U',
-    'postgres',
-    '-A',
-    'trust',
-    '-E',
-    'UTF8',
-    '--locale=C',
-    '--no-sync',
-  ]);
-  const init = spawnSync(initCmd, initArgs, { encoding: 'utf8' });
-  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout}`);
+  const init = spawnSync(
+    path.join(PG_BIN, 'initdb'),
+    ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+    { encoding: 'utf8', cwd: root, ...user },
+  );
+  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout || String(init.error)}`);
   const port = await freePort();
-  const [cmd, args] = run(path.join(PG_BIN, 'postgres'), [
-    '-D',
-    data,
-    '-p',
-    String(port),
-    '-k',
-    root,
-    '-c',
-    'listen_addresses=127.0.0.1',
-    '-c',
-    'fsync=on',
-    '-c',
-    'synchronous_commit=on',
-    '-c',
-    'max_connections=300',
-    '-c',
-    'shared_buffers=32MB',
-  ]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    path.join(PG_BIN, 'postgres'),
+    [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      '-k',
+      root,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=on',
+      '-c',
+      'synchronous_commit=on',
+      '-c',
+      'max_connections=300',
+      '-c',
+      'shared_buffers=32MB',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: root, ...user },
+  );
+  children.add(child);
   await untilPrinted(child, /database system is ready to accept connections/, 'postgres');
   const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
   await admin.connect();
@@ -141,6 +146,7 @@ async function startRedis(): Promise<{ url: string; stop: () => Promise<void> } 
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
   await untilPrinted(child, /Ready to accept connections/, 'redis-server');
   return { url: `redis://127.0.0.1:${port}`, stop: () => stop(child, 'SIGTERM') };
 }
