@@ -18,7 +18,17 @@ import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
 import { FileStore } from '../server/store/fileStore.js';
 import type { DocUpdate } from '../server/store/types.js';
 import { decodeRecords, encodeRecords } from '../server/store/updateLog.js';
-import { api, connect, join, openMeeting, startServer, tempDir, until, type TestServer } from './helpers.js';
+import {
+  api,
+  connect,
+  join,
+  openMeeting,
+  startServer,
+  tempDir,
+  until,
+  type TestServer,
+  recordFiles,
+} from './helpers.js';
 import { device, docsOnDisk, logFile, said, saidOnDisk, spawnServer } from './faults/util.js';
 
 /** A store that counts its appends (each is one write and one fdatasync of the update log). */
@@ -295,19 +305,22 @@ describe('start-up with damaged storage', () => {
     for (const f of copies) expect(readFileSync(path.join(path.dirname(file), f)).equals(bytes)).toBe(true);
   });
 
-  it('stale db.json.tmp and <id>.ylog.tmp files are ignored', async () => {
+  it('stale temp files of record files and update logs are ignored', async () => {
     const dataDir = await tempDir();
     const { opened, writerId, stop } = await meetingOnDisk(dataDir, ['kept words']);
     await stop();
-    const db = await readFile(path.join(dataDir, 'db.json'));
-    await writeFile(path.join(dataDir, 'db.json.tmp'), '{"version":1,"meetings":{}, "half-written');
+    const db = await recordFiles(dataDir);
+    const networkFile = Object.keys(db).find((f) => f.startsWith('networks'))!;
+    await writeFile(path.join(dataDir, `${networkFile}.tmp`), '{"version":2,"meetings":{}, "half-written');
     await writeFile(`${logFile(dataDir, opened.meetingId)}.tmp`, Buffer.from('garbage from a crash during compaction'));
 
     const again = await startServer({ dataDir });
     const c = await fresh(again, opened, writerId, 1);
     expect(c.connectError).toBeNull();
     expect(said(c, writerId)).toEqual(['kept words']);
-    expect((await readFile(path.join(dataDir, 'db.json'))).equals(db)).toBe(true);
+    const after = await recordFiles(dataDir);
+    delete after[`${networkFile}.tmp`];
+    expect(after).toEqual(db);
     // And it writes as before.
     const writer = device(again.url, opened);
     await until(() => writer.status === 'connected' && writer.me !== null, 'connected');

@@ -2,7 +2,7 @@
  * Test factories: a real server through `createApp` on port 0 with its own data directory,
  * and real participants (HTTP + Socket.IO + Yjs) that clean up after themselves.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
@@ -213,4 +213,19 @@ export function encoded(doc: Y.Doc | undefined): Buffer {
 export function sameContent(a: Y.Doc, b: Y.Doc): boolean {
   if (!sameState(a, b)) return false;
   return JSON.stringify(a.getArray('log').toJSON()) === JSON.stringify(b.getArray('log').toJSON());
+}
+
+/**
+ * The embedded store's record files (everything under `dataDir` but the meetings' update logs),
+ * path → bytes: to check that something changed no stored record.
+ */
+export async function recordFiles(dataDir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(dataDir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const rel = path.relative(dataDir, path.join(entry.parentPath, entry.name));
+    if (rel.startsWith(`meetings${path.sep}`)) continue;
+    out[rel] = (await readFile(path.join(dataDir, rel))).toString('base64');
+  }
+  return out;
 }

@@ -5,7 +5,7 @@
  * untouched "canary" meeting keeps working throughout.
  */
 import { request } from 'node:http';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
@@ -35,6 +35,7 @@ import {
   tempDir,
   until,
   type TestServer,
+  recordFiles,
 } from './helpers.js';
 import { prng, randomBytes } from './prng.js';
 import { RawClient, craft } from './raw.js';
@@ -289,8 +290,7 @@ describe('HTTP bodies', () => {
 
   it('prototype-pollution bodies are refused and change nothing', async () => {
     const opened = await openMeeting(server);
-    const db = path.join(dataDir, 'db.json');
-    const before = await readFile(db);
+    const before = await recordFiles(dataDir);
     const bodies = [
       '{"__proto__": {"polluted": "yes"}}',
       '{"name": "x", "__proto__": {"polluted": "yes"}}',
@@ -319,7 +319,7 @@ describe('HTTP bodies', () => {
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
     expect(Object.prototype).not.toHaveProperty('polluted');
     expect(await server.app.store.participants(opened.meetingId)).toHaveLength(1);
-    expect(await readFile(db)).toEqual(before);
+    expect(await recordFiles(dataDir)).toEqual(before);
   });
 
   it('prototype-pollution payloads on the socket (handshake, documents, control requests) change nothing', async () => {
@@ -419,8 +419,7 @@ describe('control payloads are validated against the schemas in shared/', () => 
     const f = await RawClient.connect(server.url, { meetingId: opened.meetingId, token: opened.personalToken });
     await RawClient.connect(server.url, { meetingId: opened.meetingId, token: other.personalToken });
     const meetingBefore = encoded(server.app.meetings.peek(opened.meetingId)!.meetingDoc);
-    const dbFile = path.join(server.dataDir, 'db.json');
-    const dbBefore = await readFile(dbFile);
+    const dbBefore = await recordFiles(server.dataDir);
     const proto = (): unknown => JSON.parse('{"__proto__": {"polluted": true, "ok": true}}');
     const ctor = (): unknown => JSON.parse('{"constructor": {"prototype": {"polluted": true}}}');
     const common: unknown[] = [undefined, null, 0, 42, 'text', true, [], [{}], {}, proto(), ctor(), { toString: 'x' }];
@@ -484,7 +483,7 @@ describe('control payloads are validated against the schemas in shared/', () => 
     await f.barrier();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(encoded(server.app.meetings.peek(opened.meetingId)!.meetingDoc)).toEqual(meetingBefore);
-    expect((await readFile(dbFile)).equals(dbBefore)).toBe(true);
+    expect(await recordFiles(server.dataDir)).toEqual(dbBefore);
     expect(server.app.meetings.peek(opened.meetingId)!.status).toBe('open');
     // And the same connection still makes valid requests.
     expect(await f.ack('meeting:lock', { locked: true })).toEqual({ ok: true });

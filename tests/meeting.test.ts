@@ -3,7 +3,7 @@
  * network module (MeetingConnection) and raw Socket.IO + Yjs clients. Every test opens its own
  * meeting; every wait is for a state, never for a time.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +30,7 @@ import {
   tempDir,
   until,
   type TestServer,
+  recordFiles,
 } from './helpers.js';
 import { RawClient, barrier, craft } from './raw.js';
 
@@ -363,7 +364,7 @@ describe('no access', () => {
     const a = await connect(server, opened);
     a.close();
     await until(() => server.app.meetings.peek(opened.meetingId) === undefined, 'meeting unloaded');
-    const before = { files: await listing(server.dataDir), db: await readFile(path.join(server.dataDir, 'db.json')) };
+    const before = { files: await listing(server.dataDir), db: await recordFiles(server.dataDir) };
 
     const unknown = randomId();
     const attempts: Array<[string, ConstructorParameters<typeof RawClient>[1]]> = [
@@ -401,7 +402,7 @@ describe('no access', () => {
     expect(server.app.meetings.peek(opened.meetingId)).toBeUndefined();
     expect(await server.app.store.meeting(unknown)).toBeUndefined();
     expect(await listing(server.dataDir)).toEqual(before.files);
-    expect(await readFile(path.join(server.dataDir, 'db.json'))).toEqual(before.db);
+    expect(await recordFiles(server.dataDir)).toEqual(before.db);
   });
 
   it('the join endpoint answers a wrong join token, an unknown meeting and a malformed id identically', async () => {
