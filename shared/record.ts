@@ -108,6 +108,42 @@ export const VoiceEntrySchema = v.variant('t', [
   PositionEntrySchema,
   DecideEntrySchema,
 ]);
+/**
+ * What each kind of entry is, for every part that must know beyond the fold (erasure, who has
+ * words in the record): one table. Adding a kind is its schema above, a row here, a case in
+ * `buildRecord` (its switch is exhaustive), and the screen.
+ */
+export interface EntryKind {
+  /** May carry `for`: words or a position of someone else, written down by the voice's owner. */
+  forPerson: boolean;
+  /** `of` names an entry of the same voice (amending, withdrawing, deciding one's own). */
+  ofOwn: boolean;
+  /** `of` is a ref the writer confirms or corrects as theirs (SPEC 11). */
+  confirms: boolean;
+}
+export const ENTRY_KINDS = {
+  say: { forPerson: true, ofOwn: false, confirms: false },
+  amend: { forPerson: false, ofOwn: true, confirms: false },
+  withdraw: { forPerson: false, ofOwn: true, confirms: false },
+  confirm: { forPerson: false, ofOwn: false, confirms: true },
+  correct: { forPerson: false, ofOwn: false, confirms: true },
+  position: { forPerson: true, ofOwn: false, confirms: false },
+  decide: { forPerson: false, ofOwn: true, confirms: false },
+} as const satisfies Record<v.InferOutput<typeof VoiceEntrySchema>['t'], EntryKind>;
+
+/** Whom an entry is written for (another person), if anyone. */
+export function writtenFor(e: VoiceEntry): string | undefined {
+  return ENTRY_KINDS[e.t].forPerson ? (e as { for?: string }).for : undefined;
+}
+/** The entry of the same voice an entry refers to, if it is of that kind. */
+export function ownTarget(e: VoiceEntry): string | undefined {
+  return ENTRY_KINDS[e.t].ofOwn ? (e as { of: string }).of : undefined;
+}
+/** The ref an entry confirms or corrects as its writer's own, if it is of that kind. */
+export function confirmedRef(e: VoiceEntry): string | undefined {
+  return ENTRY_KINDS[e.t].confirms ? (e as { of: string }).of : undefined;
+}
+
 export type SayEntry = v.InferOutput<typeof SayEntrySchema>;
 export type AmendEntry = v.InferOutput<typeof AmendEntrySchema>;
 export type WithdrawEntry = v.InferOutput<typeof WithdrawEntrySchema>;

@@ -25,6 +25,9 @@ import {
   type Person,
   type Phase,
   type VoiceEntry,
+  confirmedRef,
+  ownTarget,
+  writtenFor,
 } from '../../shared/record.js';
 import { randomId, refOf } from '../../shared/ids.js';
 import { decodeYMessage, syncStep1, syncStep2, syncUpdate } from '../../shared/wire.js';
@@ -515,13 +518,15 @@ export class Meeting {
     for (const [voice, doc] of this.#voices) {
       const entries = doc.getArray<VoiceEntry>(VOICE_LOG).toArray();
       entriesOf.set(voice, entries);
-      for (const e of entries) if (e.t === 'confirm' || e.t === 'correct') owned.add(`${voice}>${e.of}`);
+      for (const e of entries) {
+        const ref = confirmedRef(e);
+        if (ref) owned.add(`${voice}>${ref}`);
+      }
     }
-    const confirmedBySpeaker = (voice: string, e: VoiceEntry): boolean =>
-      (e.t === 'say' || e.t === 'position') &&
-      e.for !== undefined &&
-      e.for !== participantId &&
-      owned.has(`${e.for}>${refOf(voice, e.id)}`);
+    const confirmedBySpeaker = (voice: string, e: VoiceEntry): boolean => {
+      const speaker = writtenFor(e);
+      return speaker !== undefined && speaker !== participantId && owned.has(`${speaker}>${refOf(voice, e.id)}`);
+    };
     for (const [voice, doc] of this.#voices) {
       const entries = entriesOf.get(voice)!;
       let doomed: (e: VoiceEntry) => boolean;
@@ -529,11 +534,9 @@ export class Meeting {
         const kept = new Set(entries.filter((e) => confirmedBySpeaker(voice, e)).map((e) => e.id));
         doomed = (e) => !kept.has(e.id);
       } else {
-        const theirs = new Set(entries.filter((e) => e.t === 'say' && e.for === participantId).map((e) => e.id));
-        doomed = (e) =>
-          (e.t === 'say' && theirs.has(e.id)) ||
-          ((e.t === 'amend' || e.t === 'withdraw') && theirs.has(e.of)) ||
-          (e.t === 'position' && e.for === participantId);
+        // Their words and positions written down here, and every amendment of those.
+        const theirs = new Set(entries.filter((e) => writtenFor(e) === participantId).map((e) => e.id));
+        doomed = (e) => theirs.has(e.id) || theirs.has(ownTarget(e) ?? '');
       }
       const indexes = entries.flatMap((e, i) => (doomed(e) ? [i] : []));
       if (indexes.length === 0) continue;
@@ -554,7 +557,10 @@ export class Meeting {
     for (const [voice, doc] of this.#voices) {
       const entries = doc.getArray<VoiceEntry>(VOICE_LOG).toArray();
       if (entries.length > 0) out.add(voice);
-      for (const e of entries) if ((e.t === 'say' || e.t === 'position') && e.for) out.add(e.for);
+      for (const e of entries) {
+        const speaker = writtenFor(e);
+        if (speaker) out.add(speaker);
+      }
     }
     return out;
   }
