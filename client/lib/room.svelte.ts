@@ -270,6 +270,9 @@ export class RoomState {
   correct(ref: string, text: string): string {
     return this.conn.correct(ref, text);
   }
+  interpret(original: string, speaker: string, text: string): string {
+    return this.conn.interpret(original, speaker, text);
+  }
   position(proposalRef: string, stance: Stance, text: string, forPerson?: string): string {
     return this.conn.position(proposalRef, stance, text, forPerson);
   }
