@@ -4,25 +4,25 @@
  * independent attack on the first version (issue "One authority over each meeting").
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type Admission, type ErasureResult } from '../shared/protocol.js';
 import { MeetingConnection } from '../client/lib/connection.js';
 import { spawnServer } from './child.js';
-import { api, connect, join, onCleanup, openMeeting, startServer, tempDir, until, untilAsync } from './helpers.js';
-
-const bearer = (a: Pick<Admission, 'personalToken'>) => ({ authorization: `Bearer ${a.personalToken}` });
-
-/** Every file under a directory, read whole. */
-async function everything(dir: string): Promise<string> {
-  let out = '';
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out += (await readFile(path.join(entry.parentPath, entry.name))).toString('latin1');
-  }
-  return out;
-}
+import {
+  api,
+  bearer,
+  everything,
+  connect,
+  join,
+  onCleanup,
+  openMeeting,
+  startServer,
+  tempDir,
+  until,
+  untilAsync,
+} from './helpers.js';
 
 interface ExportShape {
   people: Array<{ id: string; name: string; aboutMe: boolean; erased?: boolean }>;

@@ -2,25 +2,12 @@
  * Issue 4: the record afterwards — access with real tokens, exports checked field by field,
  * replay at several points, the network's series, the access log, and erasure checked on disk.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../shared/ids.js';
 import type { Admission, ErasureResult, MyMeeting, NextMeetingOpened, Revoked } from '../shared/protocol.js';
 import { buildRecord, stepAt } from '../shared/record.js';
 import { MeetingConnection } from '../client/lib/connection.js';
-import { api, connect, join, openMeeting, startServer, until } from './helpers.js';
-
-const bearer = (a: Pick<Admission, 'personalToken'>) => ({ authorization: `Bearer ${a.personalToken}` });
-
-/** Every file under a directory, read whole (erasure must leave no trace anywhere in it). */
-async function everything(dir: string): Promise<string> {
-  let out = '';
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out += (await readFile(path.join(entry.parentPath, entry.name))).toString('latin1');
-  }
-  return out;
-}
+import { api, bearer, everything, connect, join, openMeeting, startServer, until } from './helpers.js';
 
 async function endedMeeting() {
   const server = await startServer();
