@@ -246,14 +246,19 @@ describe('acknowledgements are durable (kill -9 right after the ack)', () => {
     const dataDir = await tempDir();
     let child = await spawnServer({ dataDir });
     const opened = await openMeeting(child);
-    let fac = new MeetingConnection({
-      url: child.url,
-      meetingId: opened.meetingId,
-      token: opened.personalToken,
-      socket: { forceNew: true, transports: ['websocket'], reconnection: false },
-    });
-    onCleanup(() => fac.close());
-    await until(() => fac.status === 'connected', 'connected');
+    /** The facilitator, connected to the server running now (no reconnection: each restart is a fresh device). */
+    const connectFac = async () => {
+      const c = new MeetingConnection({
+        url: child.url,
+        meetingId: opened.meetingId,
+        token: opened.personalToken,
+        socket: { forceNew: true, transports: ['websocket'], reconnection: false },
+      });
+      onCleanup(() => c.close());
+      await until(() => c.status === 'connected', 'connected');
+      return c;
+    };
+    let fac = await connectFac();
 
     const added = await fac.request('person:add', { name: 'Aino', relation: 'grandmother' });
     expect(added.ok).toBe(true);
@@ -264,14 +269,7 @@ describe('acknowledgements are durable (kill -9 right after the ack)', () => {
     expect(x.body.people.map((p) => p.name)).toContain('Aino');
 
     fac.close();
-    fac = new MeetingConnection({
-      url: child.url,
-      meetingId: opened.meetingId,
-      token: opened.personalToken,
-      socket: { forceNew: true, transports: ['websocket'], reconnection: false },
-    });
-    onCleanup(() => fac.close());
-    await until(() => fac.status === 'connected', 'connected again');
+    fac = await connectFac();
     expect((await fac.request('reflect', { action: 'start' })).ok).toBe(true);
     await child.kill('SIGKILL');
     child = await spawnServer({ dataDir });
@@ -279,14 +277,7 @@ describe('acknowledgements are durable (kill -9 right after the ack)', () => {
     expect(x.body.events.map((e) => e.t)).toEqual(['person-added', 'reflecting-started']);
 
     fac.close();
-    fac = new MeetingConnection({
-      url: child.url,
-      meetingId: opened.meetingId,
-      token: opened.personalToken,
-      socket: { forceNew: true, transports: ['websocket'], reconnection: false },
-    });
-    onCleanup(() => fac.close());
-    await until(() => fac.status === 'connected', 'connected a third time');
+    fac = await connectFac();
     const next = { agreed: true, when: '2026-12-08T10:00', where: 'at home', who: 'everyone', arranger: '' };
     expect(await fac.request('meeting:end', { next })).toEqual({ ok: true });
     await child.kill('SIGKILL');

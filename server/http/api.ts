@@ -8,7 +8,7 @@ import { rateLimit } from 'express-rate-limit';
 import * as v from 'valibot';
 import { isId, randomId } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
-import { ErrorCode, type ApiErrorCodeValue, type ErrorCode as Code } from '../../shared/errors.js';
+import { ErrorCode, type ApiErrorCodeValue } from '../../shared/errors.js';
 import {
   PROTOCOL_VERSION,
   type AccessLogEntry,
@@ -143,8 +143,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const handle = async (req: Request, res: Response) => {
       const input: unknown = body ? parse(body, req.body) : undefined;
       const answer = await last(req, res, input);
-      if (answer !== undefined && !res.headersSent)
-        res.status(res.statusCode === 200 ? 200 : res.statusCode).json(answer);
+      if (answer !== undefined && !res.headersSent) res.json(answer);
     };
     if (method === 'GET') r.get(path, ...middle, handle);
     else if (method === 'POST') r.post(path, ...middle, handle);
@@ -323,5 +322,3 @@ export function apiRouter(deps: ApiDeps): express.Router {
   });
   return r;
 }
-
-export type { Code };
