@@ -140,7 +140,7 @@ describe('erasure', () => {
       .getByRole('dialog', { name: 'Erase my words?' })
       .getByRole('button', { name: 'Yes, erase my words' })
       .click();
-    await sheet.getByText('The record is kept.').waitFor();
+    await sheet.getByText('The record is kept.', { exact: true }).waitFor();
     await sheet.getByText('This service keeps meeting records in the health-care record.').waitFor();
     await sheet.getByRole('button', { name: 'Add a correction or statement' }).click();
     await expect.poll(() => leo.page.evaluate(() => document.activeElement?.id)).toBe('composer-text');
@@ -157,7 +157,7 @@ describe('erasure', () => {
       .getByRole('button', { name: 'Yes, erase the whole record' })
       .click();
     const answer = leo.page.getByRole('region', { name: 'Erasing words' });
-    await answer.getByText('The record is kept.').waitFor();
+    await answer.getByText('The record is kept.', { exact: true }).waitFor();
     await answer.getByText(/You can add your correction or statement when the network meets\s+again/).waitFor();
     await contribution(leo.page, 'I did not say I wanted the ward.').waitFor();
     const log = maria.page.getByRole('region', { name: 'Who has looked at this record' });
