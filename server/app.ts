@@ -9,14 +9,24 @@ import express from 'express';
 import helmet from 'helmet';
 import { Server } from 'socket.io';
 import { LIMITS } from '../shared/limits.js';
+import { CloseReason } from '../shared/errors.js';
 import type { Config } from './config.js';
 import { randomUUID } from 'node:crypto';
 import { jsonLog, systemClock, type Clock, type Log } from './context.js';
 import { Metrics } from './metrics.js';
 import { apiRouter } from './http/api.js';
 import { Commands } from './commands/commands.js';
+import { openCluster } from './cluster/cluster.js';
+import { routeCommands, serveCommand, type CommandRequest } from './cluster/routing.js';
 import { reconcileRows } from './commands/reconcile.js';
-import { attachLive, disconnectParticipant, meetingPort, type LiveServer } from './live/socket.js';
+import {
+  attachLive,
+  disconnectParticipant,
+  meetingPort,
+  type LiveServer,
+  type RelayMessage,
+  type RelayRequest,
+} from './live/socket.js';
 import { Meetings } from './meetings/registry.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/types.js';
@@ -48,6 +58,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const log = deps.log ?? jsonLog({ instance: config.instance });
   const metrics = new Metrics({ instance: config.instance });
   const store = deps.store ?? (await openStore(config));
+  const cluster = await openCluster(config, store, log);
+  const { placement, bus } = cluster;
 
   const app = express();
   app.disable('x-powered-by');
@@ -125,6 +137,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     maxHttpBufferSize: LIMITS.packetBytes,
     serveClient: false,
     // No connection-state recovery: every reconnection passes the handshake's checks again.
+    // Several instances: WebSocket only, so that no sticky sessions are needed behind a proxy.
+    ...(cluster.adapter ? { adapter: cluster.adapter, transports: ['websocket' as const] } : {}),
   });
   const meetings = new Meetings({
     store,
@@ -135,9 +149,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     port: (id) => meetingPort(io, id),
     afterLoad: (m, record, participants) => reconcileRows(store, m, record, participants),
     metrics,
+    placement,
+    refreshElsewhere: (meetingId) => bus?.everyone({ t: 'refresh', meetingId }),
   });
   metrics.countLoaded = () => meetings.size;
-  const commands = new Commands({
+  const local = new Commands({
     store,
     meetings,
     config,
@@ -145,7 +161,27 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     disconnect: (pid, reason) => disconnectParticipant(io, pid, reason),
   });
-  attachLive(io, { store, meetings, commands, config, log, clock, metrics });
+  const commands = routeCommands(local, placement, bus);
+  const relays = attachLive(io, { store, meetings, commands, config, log, clock, metrics, placement, bus });
+  let checking: NodeJS.Timeout | null = null;
+  if (bus) {
+    bus.handle({
+      request: async (body, from) => {
+        const req = body as CommandRequest | RelayRequest;
+        if (req.t === 'command') return serveCommand(local, req);
+        if (req.t === 'attach') return relays.attach(req, from);
+        throw new Error('unknown request');
+      },
+      message: (body) => relays.message(body as RelayMessage),
+      all: (body) => {
+        const msg = body as { t?: string; meetingId?: unknown };
+        if (msg.t === 'refresh' && typeof msg.meetingId === 'string') void meetings.refreshContext(msg.meetingId, true);
+      },
+    });
+    bus.onReconnect(() => relays.resync());
+    checking = setInterval(() => void relays.check().catch(() => undefined), 1000);
+    checking.unref();
+  }
 
   app.use('/api', apiRouter({ store, meetings, commands, config, clock, log }));
   if (config.clientDir) {
@@ -188,10 +224,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
     close: () =>
       (closed ??= (async () => {
         metricsServer?.close();
+        if (checking) clearInterval(checking);
+        // Stop accepting; everyone connected here is told to reconnect (to another instance,
+        // when there are several), then every meeting is flushed and handed over.
+        io.local.emit('closing', CloseReason.restarting);
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         });
         await meetings.close();
+        await cluster.close();
         await store.close();
       })()),
   };

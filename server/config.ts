@@ -12,6 +12,13 @@ export interface Config {
    * `dataDir`. (Optional so that configs built in code need not name it.)
    */
   databaseUrl?: string | null;
+  /**
+   * `REDIS_URL` (redis://…): several instances serve the same meetings (needs DATABASE_URL);
+   * null or absent: this instance alone.
+   */
+  redisUrl?: string | null;
+  /** Several instances: how long a meeting's lease lasts without renewal (LEASE_MS, ms). */
+  leaseMs?: number;
   /** Public URL of the service, e.g. https://polyphony.example.org. Used for links and the Origin check. */
   publicUrl: string;
   /** Directory of the built client; null serves no pages (API only). */
@@ -54,6 +61,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     host,
     dataDir: path.resolve(env.DATA_DIR ?? 'data'),
     databaseUrl: env.DATABASE_URL ? env.DATABASE_URL : null,
+    redisUrl: env.REDIS_URL ? env.REDIS_URL : null,
+    leaseMs: Number(env.LEASE_MS ?? 5000),
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     clientDir: env.CLIENT_DIR === '' ? null : path.resolve(env.CLIENT_DIR ?? 'dist'),
     trustProxy: Number(env.TRUST_PROXY ?? 0),

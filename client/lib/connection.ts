@@ -138,6 +138,8 @@ export class MeetingConnection {
   #typingClock = 0;
   #closed = false;
   #serverCloses = 0;
+  /** Handshakes in a row answered "unavailable" (retried with backoff). */
+  #unavailable = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #typingNow = false;
   /** Sync step 1s sent for one's own voice on this connection, and step 2 answers received. */
@@ -583,6 +585,8 @@ export class MeetingConnection {
     });
     s.on('welcome', (w) => {
       this.#serverCloses = 0;
+      this.#unavailable = 0;
+      this.closing = null;
       this.me = w.participantId;
       this.#voice(w.participantId);
       if (this.#typingNow) this.#sendAwareness();
@@ -635,7 +639,12 @@ export class MeetingConnection {
       // The server closed this connection (a revoked link, a removal, an erasure): Socket.IO
       // does not retry by itself then. Try once more, so the handshake says plainly why.
       if (reason === 'io server disconnect' && !this.#closed) {
-        const delay = Math.min(30_000, 1000 * 2 ** this.#serverCloses++);
+        // "restarting": the meeting moved to another instance (or this one is stopping): at once,
+        // spread a little so that a whole meeting does not arrive in the same millisecond.
+        const delay =
+          this.closing === 'restarting'
+            ? 150 + Math.random() * 600
+            : Math.min(30_000, 1000 * 2 ** this.#serverCloses++);
         this.#retry = setTimeout(() => {
           if (!this.#closed && !this.socket.connected) this.socket.connect();
         }, delay);
@@ -648,7 +657,16 @@ export class MeetingConnection {
       this.#changed();
     });
     s.on('connect_error', (err: Error & { data?: { code?: string } }) => {
-      if (err.data?.code) {
+      if (err.data?.code === 'unavailable' && !this.#closed) {
+        // The server cannot serve the meeting just now (another instance is taking it over, or
+        // the database is away): offline, and try again by itself.
+        this.status = 'offline';
+        const delay = Math.min(8000, 400 * 2 ** this.#unavailable++) * (0.75 + Math.random() / 2);
+        clearTimeout(this.#retry);
+        this.#retry = setTimeout(() => {
+          if (!this.#closed && !this.socket.connected) this.socket.connect();
+        }, delay);
+      } else if (err.data?.code) {
         this.status = 'refused';
         this.connectError = { code: err.data.code, message: err.message };
       } else {

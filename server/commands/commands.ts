@@ -35,7 +35,7 @@ import { CloseReason } from '../../shared/errors.js';
 import { hashToken, sameHash } from '../auth.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
-import type { Meeting } from '../meetings/meeting.js';
+import type { Meeting, RecordSnapshot } from '../meetings/meeting.js';
 import type { Meetings } from '../meetings/registry.js';
 import type { AccessAction, MeetingRecord, ParticipantPatch, ParticipantRecord, Store } from '../store/types.js';
 
@@ -68,6 +68,9 @@ export interface CommandDeps {
 export interface SessionRef {
   hash: string;
 }
+
+/** What the transports may call: the commands' public methods (routed to a meeting's owner, see cluster/). */
+export type CommandsApi = Omit<{ [K in keyof Commands]: Commands[K] }, 'deps'>;
 
 export class Commands {
   constructor(readonly deps: CommandDeps) {}
@@ -303,6 +306,11 @@ export class Commands {
     await this.#store.transaction((tx) => tx.createMeeting(null, next, people));
     await this.deps.meetings.refreshContext(row.id);
     return { meetingId, joinToken };
+  }
+
+  /** The record as it stands now, as plain data (exports). */
+  async record(actor: ParticipantRecord): Promise<RecordSnapshot> {
+    return (await this.#meeting(actor.meetingId)).snapshot();
   }
 
   /** Note who read or exported the record (never any of its words). */

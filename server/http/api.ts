@@ -19,7 +19,7 @@ import {
 import { ROUTES, type AnswerOf, type RouteName } from '../../shared/routes.js';
 import { participantIn, participantsOf, type Credentials } from '../access.js';
 import { hashToken, sessionCookie, sessionToken } from '../auth.js';
-import { CommandError, type Commands, type SessionRef } from '../commands/commands.js';
+import { CommandError, type CommandsApi, type SessionRef } from '../commands/commands.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
 import type { Meetings } from '../meetings/registry.js';
@@ -72,7 +72,7 @@ const creds = (req: Request): Credentials => ({ cookie: req.headers.cookie, auth
 export interface ApiDeps {
   store: Store;
   meetings: Meetings;
-  commands: Commands;
+  commands: CommandsApi;
   config: Config;
   clock: Clock;
   log: Log;
@@ -253,31 +253,28 @@ export function apiRouter(deps: ApiDeps): express.Router {
 
   r.get('/meetings/:id/export.json', async (req, res) => {
     const { me: p, meeting } = await me(req);
-    const m = await meetings.get(meeting.id);
-    if (!m) throw NO_ACCESS;
+    const record = await commands.record(p);
     await commands.logAccess(p, 'exported-json');
-    res.attachment(`meeting-${meeting.id}.json`).json(exportJson(meeting.id, m.snapshot(), clock.now()));
+    res.attachment(`meeting-${meeting.id}.json`).json(exportJson(meeting.id, record, clock.now()));
   });
 
   r.get('/meetings/:id/export.md', async (req, res) => {
     const { me: p, meeting } = await me(req);
-    const m = await meetings.get(meeting.id);
-    if (!m) throw NO_ACCESS;
+    const record = await commands.record(p);
     await commands.logAccess(p, 'exported-markdown');
     const tz = typeof req.query.tz === 'string' && /^[A-Za-z_/+-]{1,40}$/.test(req.query.tz) ? req.query.tz : 'UTC';
     let text: string;
     try {
-      text = exportMarkdown(meeting.id, m.snapshot(), tz);
+      text = exportMarkdown(meeting.id, record, tz);
     } catch {
-      text = exportMarkdown(meeting.id, m.snapshot(), 'UTC');
+      text = exportMarkdown(meeting.id, record, 'UTC');
     }
     res.attachment(`meeting-${meeting.id}.md`).type('text/markdown; charset=utf-8').send(text);
   });
 
   r.get('/meetings/:id/next.ics', async (req, res) => {
-    const { me: p, meeting } = await me(req);
-    const m = await meetings.get(meeting.id);
-    const ended = m?.snapshot().events.findLast((e) => e.t === 'ended');
+    const { me: p } = await me(req);
+    const ended = (await commands.record(p)).events.findLast((e) => e.t === 'ended');
     const ics = ended?.t === 'ended' && ended.next ? nextMeetingIcs(ended.next, config.publicUrl) : null;
     if (!ics) throw new HttpError(ErrorCode.notFound);
     await commands.logAccess(p, 'exported-calendar');

@@ -16,7 +16,7 @@ import {
   type AckResult,
   type ClientToServerEvents,
 } from '../../shared/protocol.js';
-import { CommandError, type Commands } from '../commands/commands.js';
+import { CommandError, type CommandsApi } from '../commands/commands.js';
 import type { Log } from '../context.js';
 import type { ParticipantRecord } from '../store/types.js';
 
@@ -33,7 +33,7 @@ function parse<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOut
   return r.output;
 }
 
-export function controlHandlers(commands: Commands): { readonly [E in ControlEvent]: Handler<E> } {
+export function controlHandlers(commands: CommandsApi): { readonly [E in ControlEvent]: Handler<E> } {
   return {
     'person:add': (actor, input) => commands.addPerson(actor, parse(AddPersonSchema, input)),
     reflect: (actor, input) => commands.reflect(actor, parse(ReflectSchema, input)),

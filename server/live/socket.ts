@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import { isId } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
 import {
+  CloseReason,
   ConnectError,
   ControlError,
   Refusal,
@@ -27,16 +28,41 @@ import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
 import type { Metrics } from '../metrics.js';
-import type { Commands } from '../commands/commands.js';
+import type { CommandsApi } from '../commands/commands.js';
 import { controlHandlers, isControlEvent, runControl } from './control.js';
-import type { MeetingPort } from '../meetings/meeting.js';
+import type { Meeting, MeetingPort } from '../meetings/meeting.js';
 import type { Meetings } from '../meetings/registry.js';
+import { NotOwner, type Placement } from '../cluster/placement.js';
+import { BusTimeout, type Bus } from '../cluster/bus.js';
 import { DamagedError, type ParticipantRecord, type Store } from '../store/types.js';
 
 export interface SocketData {
   meetingId: string;
   participantId: string;
+  /** Several instances: the instance that serves the meeting, when it is not this one (a relay). */
+  owner?: string;
+  /** What the owner answered when this connection was attached to it. */
+  attached?: Attached;
 }
+
+/** The owner's answer to a relay attaching a connection: what a local connection gets at once. */
+export interface Attached {
+  greeting: Array<[string, string]>;
+  saved: string | null;
+  storageFailing: boolean;
+}
+
+/** Messages between a relay and a meeting's owner about the relay's connections (over the bus). */
+export type RelayRequest = {
+  t: 'attach';
+  meetingId: string;
+  participantId: string;
+  tokenHash: string;
+  socketId: string;
+};
+export type RelayMessage =
+  { t: 'y'; socketId: string; seq: number; doc: string; msg: string } | { t: 'detach'; socketId: string };
+type AttachAnswer = Attached | { refused: ConnectErrorCode } | { notOwner: true };
 
 export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 type LiveSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -131,14 +157,19 @@ export function attachLive(
   deps: {
     store: Store;
     meetings: Meetings;
-    commands: Commands;
+    commands: CommandsApi;
     config: Config;
     log: Log;
     clock: Clock;
     metrics?: Metrics;
+    /** Several instances: where meetings are served, and the bus to the others. */
+    placement?: Placement;
+    bus?: Bus | null;
   },
-): void {
+): Relays {
   const { store, meetings, commands, config, log, metrics } = deps;
+  const bus = deps.bus ?? null;
+  const placement = deps.placement;
   const perSecond = config.messagesPerSecond;
   const handlers = controlHandlers(commands);
 
@@ -165,7 +196,35 @@ export function attachLive(
       if (!participant) return next(connectError(ConnectError.noAccess));
       const row = await store.meeting(auth.meetingId);
       if (!row || row.erased) return next(connectError(row?.erased ? ConnectError.erased : ConnectError.noAccess));
-      const meeting = await meetings.get(auth.meetingId);
+      let where = placement ? await placement.locate(auth.meetingId) : 'here';
+      let meeting: Meeting | undefined;
+      if (where === 'here') {
+        try {
+          meeting = await meetings.get(auth.meetingId);
+        } catch (e) {
+          if (!(e instanceof NotOwner) || !bus || e.owner === 'shutting down') throw e;
+          where = e.owner;
+        }
+      }
+      if (where !== 'here') {
+        // Another instance serves this meeting: attach the connection to it and relay (below).
+        if (!bus) return next(connectError(ConnectError.unavailable));
+        const answer = (await bus.request(
+          where,
+          {
+            t: 'attach',
+            meetingId: auth.meetingId,
+            participantId: participant.id,
+            tokenHash: participant.tokenHash,
+            socketId: socket.id,
+          } satisfies RelayRequest,
+          5000,
+        )) as AttachAnswer;
+        if ('refused' in answer) return next(connectError(answer.refused));
+        if ('notOwner' in answer) return next(connectError(ConnectError.unavailable));
+        socket.data = { meetingId: auth.meetingId, participantId: participant.id, owner: where, attached: answer };
+        return next();
+      }
       // Loading may have caught the rows up with the meeting document (a removal a crash left
       // half-written): ask again.
       const fresh = meeting ? await store.participant(participant.id) : undefined;
@@ -175,25 +234,15 @@ export function attachLive(
       socket.data = { meetingId: auth.meetingId, participantId: participant.id };
       next();
     } catch (e) {
-      if (!(e instanceof DamagedError)) log.error({ err: (e as Error).message }, 'handshake failed');
+      if (!(e instanceof DamagedError || e instanceof NotOwner || e instanceof BusTimeout))
+        log.error({ err: (e as Error).message }, 'handshake failed');
       next(connectError(ConnectError.unavailable));
     }
   });
 
-  io.on('connection', (socket: LiveSocket) => {
-    const { meetingId, participantId } = socket.data;
-    const meeting = meetings.peek(meetingId);
-    if (!meeting) {
-      socket.disconnect(true);
-      return;
-    }
-    void socket.join([meetingRoom(meetingId), participantRoom(participantId)]);
-    meeting.connect(socket.id, participantId);
-    socket.emit('welcome', { protocol: PROTOCOL_VERSION, meetingId, participantId });
-    for (const [doc, msg] of meeting.greeting(participantId)) socket.emit('y', doc, toBase64(msg));
-    const sv = meeting.durableStateVector(participantId);
-    if (sv) socket.emit('saved', participantId, toBase64(sv));
-    if (meeting.storageFailing) socket.emit('storage', 'failing');
+  /** Greet a connection served here, and note its opening of an ended record. */
+  const greetHere = (meeting: Meeting, socketId: string, participantId: string): Attached => {
+    meeting.connect(socketId, participantId);
     if (meeting.status === 'ended' && meeting.firstOpening(participantId)) {
       // Reading a record afterwards is logged for the network to see (once per half hour, not
       // on every reconnection).
@@ -201,6 +250,122 @@ export function attachLive(
         .participant(participantId)
         .then((p) => (p ? commands.logAccess(p, 'opened-record') : undefined))
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
+    }
+    const sv = meeting.durableStateVector(participantId);
+    return {
+      greeting: meeting.greeting(participantId).map(([doc, msg]) => [doc, toBase64(msg)]),
+      saved: sv ? toBase64(sv) : null,
+      storageFailing: meeting.storageFailing,
+    };
+  };
+
+  /** Tell a connection (on any instance) to reconnect: its meeting moved, or it missed messages. */
+  const restart = (socketId: string) => {
+    io.to(socketId).emit('closing', CloseReason.restarting);
+    io.in(socketId).disconnectSockets(true);
+  };
+
+  // ── on a meeting's owner: connections that other instances relay ─────────────────────
+  const remotes = new Map<string, { meetingId: string; participantId: string; from: string; seq: number }>();
+  const detach = (socketId: string) => {
+    const r = remotes.get(socketId);
+    if (!r) return;
+    remotes.delete(socketId);
+    meetings.peek(r.meetingId)?.disconnect(socketId);
+    meetings.release(r.meetingId);
+  };
+
+  // ── on a relay: its connections to meetings other instances serve ────────────────────
+  const relayed = new Map<string, { owner: string; sockets: Set<LiveSocket> }>();
+  const restartRelayed = (meetingId: string) => {
+    const entry = relayed.get(meetingId);
+    if (!entry) return;
+    relayed.delete(meetingId);
+    for (const s of entry.sockets) {
+      s.emit('closing', CloseReason.restarting);
+      s.disconnect(true);
+    }
+  };
+  const relays: Relays = {
+    async attach(req, from) {
+      let meeting: Meeting | undefined;
+      try {
+        meeting = await meetings.get(req.meetingId);
+      } catch (e) {
+        if (e instanceof NotOwner) return { notOwner: true } satisfies AttachAnswer;
+        throw e;
+      }
+      const fresh = meeting ? await store.participant(req.participantId) : undefined;
+      if (
+        !meeting ||
+        !fresh ||
+        fresh.meetingId !== req.meetingId ||
+        fresh.revoked ||
+        fresh.tokenHash !== req.tokenHash
+      ) {
+        return { refused: ConnectError.noAccess } satisfies AttachAnswer;
+      }
+      remotes.set(req.socketId, { meetingId: req.meetingId, participantId: req.participantId, from, seq: 0 });
+      return greetHere(meeting, req.socketId, req.participantId) satisfies AttachAnswer;
+    },
+    message(msg) {
+      if (msg.t === 'detach') return detach(msg.socketId);
+      const r = remotes.get(msg.socketId);
+      const meeting = r && meetings.peek(r.meetingId);
+      if (!r || !meeting || msg.seq !== r.seq + 1) {
+        // A message was lost on the way (Redis went away), or the meeting moved: resync.
+        detach(msg.socketId);
+        return restart(msg.socketId);
+      }
+      r.seq = msg.seq;
+      const refuse = (code: RefusalCode) => {
+        metrics?.refusals.inc({ code });
+        io.to(msg.socketId).emit('refused', { doc: msg.doc.slice(0, 40), code });
+      };
+      try {
+        const result = meeting.receive(msg.socketId, r.participantId, msg.doc, fromBase64(msg.msg));
+        if (!result.ok) return refuse(result.problem.code);
+        if (result.reply) io.to(msg.socketId).emit('y', msg.doc, toBase64(result.reply));
+      } catch (e) {
+        log.error({ meeting: r.meetingId, err: (e as Error).message }, 'message handling failed');
+        refuse(Refusal.malformed);
+      }
+    },
+    async check() {
+      // Relayed connections whose meeting moved (its owner died, stalled or shut down) reconnect.
+      for (const [meetingId, entry] of relayed) {
+        const where = placement ? await placement.locate(meetingId).catch(() => entry.owner) : entry.owner;
+        if (where !== entry.owner || (bus && !bus.alive(entry.owner))) restartRelayed(meetingId);
+      }
+      // Connections relayed by an instance that is gone are gone too.
+      if (bus) for (const [socketId, r] of remotes) if (!bus.alive(r.from)) detach(socketId);
+    },
+    resync() {
+      for (const meetingId of [...relayed.keys()]) restartRelayed(meetingId);
+    },
+  };
+
+  io.on('connection', (socket: LiveSocket) => {
+    const { meetingId, participantId, owner, attached } = socket.data;
+    const meeting = owner ? undefined : meetings.peek(meetingId);
+    if (!owner && !meeting) {
+      socket.disconnect(true);
+      return;
+    }
+    void socket.join([meetingRoom(meetingId), participantRoom(participantId)]);
+    const hello = meeting ? greetHere(meeting, socket.id, participantId) : attached!;
+    socket.emit('welcome', { protocol: PROTOCOL_VERSION, meetingId, participantId });
+    for (const [doc, msg] of hello.greeting) socket.emit('y', doc, msg);
+    if (hello.saved) socket.emit('saved', participantId, hello.saved);
+    if (hello.storageFailing) socket.emit('storage', 'failing');
+    let seq = 0;
+    if (owner) {
+      const entry = relayed.get(meetingId);
+      if (entry && entry.owner === owner) entry.sockets.add(socket);
+      else {
+        if (entry) restartRelayed(meetingId);
+        relayed.set(meetingId, { owner, sockets: new Set([socket]) });
+      }
     }
 
     metrics?.connections.inc();
@@ -217,8 +382,13 @@ export function attachLive(
         return refuse(Refusal.invalid);
       }
       if (message.length > maxChars) return refuse(Refusal.tooLarge);
+      if (owner) {
+        bus?.send(owner, { t: 'y', socketId: socket.id, seq: ++seq, doc, msg: message } satisfies RelayMessage);
+        return;
+      }
+      if (!meetings.serving(meeting!)) return restart(socket.id);
       try {
-        const result = meeting.receive(socket.id, participantId, doc, fromBase64(message));
+        const result = meeting!.receive(socket.id, participantId, doc, fromBase64(message));
         if (!result.ok) return refuse(result.problem.code);
         if (result.reply) socket.emit('y', doc, toBase64(result.reply));
       } catch (e) {
@@ -228,7 +398,8 @@ export function attachLive(
     });
 
     // Control requests are rare: one listener for all of them (a listener per event per
-    // connection would cost memory on every idle connection).
+    // connection would cost memory on every idle connection). The commands run on the
+    // meeting's owner, wherever this connection is.
     socket.onAny((event: unknown, input: unknown, ack: unknown) => {
       if (event === 'y' || typeof ack !== 'function') return;
       const reply = ack as (r: AckResult) => void;
@@ -252,8 +423,28 @@ export function attachLive(
 
     socket.on('disconnect', () => {
       metrics?.connections.dec();
-      meeting.disconnect(socket.id);
+      if (owner) {
+        bus?.send(owner, { t: 'detach', socketId: socket.id } satisfies RelayMessage);
+        const entry = relayed.get(meetingId);
+        entry?.sockets.delete(socket);
+        if (entry && entry.sockets.size === 0) relayed.delete(meetingId);
+        return;
+      }
+      meeting!.disconnect(socket.id);
       meetings.release(meetingId);
     });
   });
+  return relays;
+}
+
+/** The live layer's part in several instances: serving relayed connections, and relaying. */
+export interface Relays {
+  /** On the owner: a relay attaches one of its connections. */
+  attach(req: RelayRequest, from: string): Promise<AttachAnswer>;
+  /** On the owner: a relayed connection's message, or its end. */
+  message(msg: RelayMessage): void;
+  /** Periodically: relayed connections whose meeting moved reconnect; connections of gone relays end. */
+  check(): Promise<void>;
+  /** Redis came back: every relayed connection resyncs (it may have missed messages). */
+  resync(): void;
 }

@@ -90,6 +90,7 @@ export class Meeting {
     readonly log: Log,
     flushWindowMs: number,
     readonly metrics?: Metrics,
+    onLost?: () => void,
   ) {
     this.#presence = new Presence(port, {
       mayUse: (client, participantId) => this.#mayUse(client, participantId),
@@ -111,6 +112,7 @@ export class Meeting {
         }
       },
       onStorage: (status) => this.port.storage(status),
+      ...(onLost ? { onLost } : {}),
       ...(metrics ? { metrics } : {}),
     });
   }
@@ -119,9 +121,27 @@ export class Meeting {
     record: MeetingRecord,
     participants: readonly ParticipantRecord[],
     context: MeetingContext,
-    deps: { store: Store; port: MeetingPort; clock: Clock; log: Log; flushWindowMs: number; metrics?: Metrics },
+    deps: {
+      store: Store;
+      port: MeetingPort;
+      clock: Clock;
+      log: Log;
+      flushWindowMs: number;
+      metrics?: Metrics;
+      /** Another instance took the meeting over (several instances): stop serving it. */
+      onLost?: () => void;
+    },
   ): Promise<Meeting> {
-    const m = new Meeting(record.id, deps.store, deps.port, deps.clock, deps.log, deps.flushWindowMs, deps.metrics);
+    const m = new Meeting(
+      record.id,
+      deps.store,
+      deps.port,
+      deps.clock,
+      deps.log,
+      deps.flushWindowMs,
+      deps.metrics,
+      deps.onLost,
+    );
     const updates = await deps.store.loadUpdates(record.id);
     const byDoc = new Map<string, Uint8Array[]>();
     for (const u of updates) {

@@ -7,6 +7,7 @@ import { DamagedError, type MeetingRecord, type ParticipantRecord, type Store } 
 import { CloseReason } from '../../shared/errors.js';
 import type { Clock, Log } from '../context.js';
 import type { Metrics } from '../metrics.js';
+import { NotOwner, soloPlacement, type Claim, type Placement } from '../cluster/placement.js';
 import { Meeting, type MeetingContext, type MeetingPort } from './meeting.js';
 
 export interface RegistryDeps {
@@ -20,6 +21,10 @@ export interface RegistryDeps {
   /** Run once a meeting is loaded, before anyone is served from it (the commands layer's reconcile). */
   metrics?: Metrics;
   afterLoad?: (m: Meeting, record: MeetingRecord, participants: readonly ParticipantRecord[]) => Promise<void>;
+  /** Which meetings this instance may serve (default: all of them, alone). */
+  placement?: Placement;
+  /** A meeting's place in its series changed: tell the instance that serves it, if another does. */
+  refreshElsewhere?: (meetingId: string) => void;
 }
 
 export class Meetings {
@@ -27,15 +32,42 @@ export class Meetings {
   readonly #loading = new Map<string, Promise<Meeting>>();
   readonly #damaged = new Map<string, DamagedError>();
   readonly #unloadTimers = new Map<string, NodeJS.Timeout>();
+  readonly #claims = new Map<string, Claim>();
+  readonly #placement: Placement;
   #closing = false;
 
-  constructor(readonly deps: RegistryDeps) {}
+  constructor(readonly deps: RegistryDeps) {
+    this.#placement = deps.placement ?? soloPlacement('solo');
+    this.#placement.onLost((id) => this.drop(id));
+  }
+
+  /**
+   * Stop serving a meeting at once (its lease was lost, or the store refused a write because
+   * another instance took it over): everyone connected to it, on any instance, is told to
+   * reconnect and is then served by its new owner. What was not yet durable was not acknowledged.
+   */
+  drop(id: string): void {
+    const m = this.#loaded.get(id);
+    this.#claims.delete(id);
+    if (!m) return;
+    this.#loaded.delete(id);
+    m.port.closeAll(CloseReason.restarting);
+    m.close();
+  }
+
+  /** Whether this loaded meeting is still certainly served here (its lease has not run out). */
+  serving(m: Meeting): boolean {
+    if (this.#loaded.get(m.id) !== m) return false;
+    if (this.#claims.get(m.id)?.valid()) return true;
+    this.drop(m.id);
+    return false;
+  }
 
   /** The loaded meeting, loading it if needed. Undefined when no such meeting exists. */
   async get(id: string): Promise<Meeting | undefined> {
-    if (this.#closing) throw new Error('shutting down');
+    if (this.#closing) throw new NotOwner('shutting down');
     const loaded = this.#loaded.get(id);
-    if (loaded) return loaded;
+    if (loaded && this.serving(loaded)) return loaded;
     const damaged = this.#damaged.get(id);
     if (damaged) throw damaged;
     let loading = this.#loading.get(id);
@@ -53,8 +85,10 @@ export class Meetings {
     });
   }
 
+  /** The meeting if it is loaded and served here. */
   peek(id: string): Meeting | undefined {
-    return this.#loaded.get(id);
+    const m = this.#loaded.get(id);
+    return m && this.serving(m) ? m : undefined;
   }
 
   async #load(id: string): Promise<Meeting> {
@@ -66,6 +100,9 @@ export class Meetings {
       await store.removeUpdates(id);
       throw new NoSuchMeeting();
     }
+    // Several instances: this one takes the meeting's lease first (NotOwner when another holds it).
+    const claim = await this.#placement.claim(id);
+    this.#claims.set(id, claim);
     try {
       const participants = await store.participants(id);
       const meeting = await Meeting.load(record, participants, await meetingContext(store, record), {
@@ -74,13 +111,22 @@ export class Meetings {
         clock: this.deps.clock,
         log: this.deps.log,
         flushWindowMs: this.deps.flushWindowMs,
+        onLost: () => this.drop(id),
         ...(this.deps.metrics ? { metrics: this.deps.metrics } : {}),
       });
       await this.deps.afterLoad?.(meeting, record, participants);
+      if (this.#closing || !claim.valid()) {
+        meeting.close();
+        throw new NotOwner('lease ran out while loading');
+      }
       this.#loaded.set(id, meeting);
       this.release(id);
       return meeting;
     } catch (e) {
+      if (this.#claims.get(id) === claim && !this.#loaded.has(id)) {
+        this.#claims.delete(id);
+        void this.#placement.release(id);
+      }
       if (e instanceof DamagedError) {
         this.deps.log.error(
           { meeting: id, file: e.file, reason: e.reason },
@@ -109,6 +155,8 @@ export class Meetings {
     if (!m.idle || this.#loaded.get(id) !== m) return;
     this.#loaded.delete(id);
     m.close();
+    this.#claims.delete(id);
+    await this.#placement.release(id);
   }
 
   /**
@@ -126,13 +174,19 @@ export class Meetings {
     }
     this.#damaged.delete(id);
     await this.deps.store.removeUpdates(id);
+    this.#claims.delete(id);
+    await this.#placement.release(id);
   }
 
   /** Tell a loaded meeting that its place in the network's series changed. */
-  async refreshContext(id: string): Promise<void> {
-    const m = this.#loaded.get(id);
+  async refreshContext(id: string, here = false): Promise<void> {
+    const m = this.peek(id);
+    if (!m) {
+      if (!here) this.deps.refreshElsewhere?.(id);
+      return;
+    }
     const record = await this.deps.store.meeting(id);
-    if (m && record) m.setContext(await meetingContext(this.deps.store, record));
+    if (record) m.setContext(await meetingContext(this.deps.store, record));
   }
 
   get size(): number {
@@ -143,15 +197,23 @@ export class Meetings {
     return [...this.#damaged].map(([meetingId, e]) => ({ meetingId, reason: e.reason }));
   }
 
-  /** Flush every meeting and release them (graceful shutdown). */
+  /**
+   * Flush every meeting and release them (graceful shutdown): everyone connected to them, on
+   * any instance, is told to reconnect, and another instance takes them over at once.
+   */
   async close(): Promise<void> {
     this.#closing = true;
     for (const t of this.#unloadTimers.values()) clearTimeout(t);
     this.#unloadTimers.clear();
     await Promise.allSettled([...this.#loading.values()]);
-    await Promise.all([...this.#loaded.values()].map((m) => m.flushed()));
-    for (const m of this.#loaded.values()) m.close();
+    await Promise.allSettled([...this.#loaded.values()].map((m) => m.flushed()));
+    for (const m of this.#loaded.values()) {
+      if (this.#placement.shared) m.port.closeAll(CloseReason.restarting);
+      m.close();
+    }
     this.#loaded.clear();
+    this.#claims.clear();
+    await this.#placement.close();
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Log } from '../context.js';
 import type { Metrics } from '../metrics.js';
-import type { DocUpdate, UpdateLogStore } from '../store/types.js';
+import { FencedError, type DocUpdate, type UpdateLogStore } from '../store/types.js';
 
 const RETRY_MS = [200, 500, 1000, 2000, 5000];
 
@@ -23,6 +23,8 @@ export interface WriteQueueDeps {
   onDurable(svs: ReadonlyMap<string, Uint8Array>): void;
   /** Storage started failing, or recovered. */
   onStorage(status: 'ok' | 'failing'): void;
+  /** The store refused a write because another instance serves the meeting now (never retried). */
+  onLost?(): void;
   metrics?: Pick<Metrics, 'flushSeconds' | 'flushedUpdates' | 'storeErrors'>;
 }
 
@@ -32,11 +34,14 @@ export class WriteQueue {
   #failures = 0;
   #retryTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Set once the store said another instance holds the meeting: nothing more is written or promised. */
+  #lost: FencedError | null = null;
   #idleWaiters: Array<() => void> = [];
 
   constructor(readonly deps: WriteQueueDeps) {}
 
   enqueue(u: DocUpdate): void {
+    if (this.#lost) return;
     this.#pending.push(u);
     this.#schedule();
   }
@@ -50,11 +55,15 @@ export class WriteQueue {
     return this.#pending.length === 0 && !this.#flushing && !this.#retryTimer;
   }
 
-  /** Resolves once everything queued so far is durably stored (waits through retries). */
+  /**
+   * Resolves once everything queued so far is durably stored (waits through retries). Rejects
+   * with `FencedError` when another instance took the meeting over: nothing may be acknowledged.
+   */
   async flushed(): Promise<void> {
     while (!this.#closed && !this.idle) {
       await new Promise<void>((r) => this.#idleWaiters.push(r));
     }
+    if (this.#lost) throw this.#lost;
   }
 
   /** Stop retrying. Keeps nothing back: await `flushed()` first when the store works. */
@@ -93,6 +102,13 @@ export class WriteQueue {
       timer?.();
       this.deps.metrics?.flushedUpdates.inc(batch.length);
     } catch (e) {
+      if (e instanceof FencedError) {
+        this.#lost = e;
+        this.deps.log.warn({ meeting: this.deps.meetingId }, 'another instance serves this meeting now; stopped');
+        this.close();
+        this.deps.onLost?.();
+        return;
+      }
       this.deps.metrics?.storeErrors.inc();
       this.#pending = batch.concat(this.#pending);
       const delay = RETRY_MS[Math.min(this.#failures, RETRY_MS.length - 1)]!;

@@ -82,6 +82,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'meeting leases',
+    sql: `
+      -- Several instances (REDIS_URL): which instance serves each meeting, until when. The token
+      -- grows with every change of owner; every write to a meeting's update log checks it in the
+      -- same transaction (fencing), so an owner that lost its lease cannot write.
+      CREATE TABLE meeting_leases (
+        meeting_id text PRIMARY KEY,
+        owner      text NOT NULL,
+        token      bigint NOT NULL,
+        expires_at timestamptz NOT NULL
+      );
+    `,
+  },
 ];
 
 /** A stable advisory-lock key for this schema's migrations. */

@@ -28,6 +28,13 @@ import type {
   SessionRecord,
   Store,
 } from './types.js';
+import { FencedError } from './types.js';
+
+/** The lease a meeting's writer holds (several instances): its writes carry it, the database checks it. */
+export interface Fence {
+  owner: string;
+  token: number;
+}
 
 export interface PgStoreOptions {
   connectionString: string;
@@ -228,8 +235,44 @@ export class PgStore implements Store {
   /** Per meeting, the chain of its log operations: appends land in call order. */
   readonly #chains = new Map<string, Promise<void>>();
 
+  #fence: ((meetingId: string) => Fence | undefined) | null = null;
+
   private constructor(pool: pg.Pool) {
     this.#pool = pool;
+  }
+
+  /** The pool, for the lease table (server/cluster/), which lives in the same database. */
+  get pool(): pg.Pool {
+    return this.#pool;
+  }
+
+  /**
+   * Several instances: every write to a meeting's update log first checks, in its own transaction,
+   * that the lease `fence(meetingId)` names is still the meeting's (row-locked until COMMIT, so a
+   * takeover waits for it). A stale owner's write fails with `FencedError` and nothing is written.
+   */
+  setFence(fence: (meetingId: string) => Fence | undefined): void {
+    this.#fence = fence;
+  }
+
+  /** Run `body` after checking the meeting's fence, in one transaction (when there is a fence). */
+  async #fenced(meetingId: string, body: (client: pg.ClientBase) => Promise<void>): Promise<void> {
+    if (!this.#fence) return body(this.#pool as unknown as pg.ClientBase);
+    await this.#inTransaction(async (client) => {
+      await this.#checkFence(client, meetingId);
+      await body(client);
+    });
+  }
+
+  /** Inside a transaction: the meeting's lease is still the one this writer holds, and stays so until COMMIT. */
+  async #checkFence(client: pg.ClientBase, meetingId: string): Promise<void> {
+    if (!this.#fence) return;
+    const fence = this.#fence(meetingId);
+    const { rows } = await client.query<{ token: number }>(
+      'SELECT token FROM meeting_leases WHERE meeting_id = $1 AND owner = $2 FOR SHARE',
+      [meetingId, fence?.owner ?? ''],
+    );
+    if (!fence || rows[0]?.token !== fence.token) throw new FencedError(meetingId);
   }
 
   /** Connect, run the migrations (under an advisory lock), and return the store. */
@@ -392,16 +435,19 @@ export class PgStore implements Store {
   async appendUpdates(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
     checkId(meetingId);
     if (updates.length === 0) return;
-    await this.#serial(meetingId, async () => {
-      // One statement (autocommit: one COMMIT) for the whole batch, in the batch's order.
-      await this.#pool.query(INSERT_UPDATES, [meetingId, ...columns(updates)]);
-    });
+    await this.#serial(meetingId, () =>
+      // One statement, one COMMIT for the whole batch, in the batch's order.
+      this.#fenced(meetingId, async (client) => {
+        await client.query(INSERT_UPDATES, [meetingId, ...columns(updates)]);
+      }),
+    );
   }
 
   async compact(meetingId: string, updates: readonly DocUpdate[]): Promise<void> {
     checkId(meetingId);
     await this.#serial(meetingId, () =>
       this.#inTransaction(async (client) => {
+        await this.#checkFence(client, meetingId);
         // Exactly the rows there now: the ones the caller loaded and folded (it appends nothing meanwhile).
         const { rows } = await client.query<{ last: number | null }>(
           'SELECT max(seq) AS last FROM doc_updates WHERE meeting_id = $1',
@@ -418,9 +464,11 @@ export class PgStore implements Store {
 
   async removeUpdates(meetingId: string): Promise<void> {
     checkId(meetingId);
-    await this.#serial(meetingId, async () => {
-      await this.#pool.query('DELETE FROM doc_updates WHERE meeting_id = $1', [meetingId]);
-    });
+    await this.#serial(meetingId, () =>
+      this.#fenced(meetingId, async (client) => {
+        await client.query('DELETE FROM doc_updates WHERE meeting_id = $1', [meetingId]);
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -172,3 +172,14 @@ export class DamagedError extends Error {
     this.name = 'DamagedError';
   }
 }
+
+/**
+ * A write to a meeting's update log was refused because this instance no longer holds the
+ * meeting's lease (several instances): another instance serves it now. Nothing was written.
+ */
+export class FencedError extends Error {
+  constructor(readonly meetingId: string) {
+    super('this instance no longer holds the meeting');
+    this.name = 'FencedError';
+  }
+}

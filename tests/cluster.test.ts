@@ -1,0 +1,97 @@
+/**
+ * Several instances over one PostgreSQL and one Redis (issue 9): any instance accepts any
+ * participant of any meeting; the meeting's owner checks every write, and everyone converges.
+ */
+import { describe, expect, it } from 'vitest';
+import { MEETING_DOC } from '../shared/ids.js';
+import { Refusal } from '../shared/errors.js';
+import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
+import { syncUpdate } from '../shared/wire.js';
+import { api, connect, converged, join, openMeeting, until } from './helpers.js';
+import { RawClient, craft } from './raw.js';
+import { startCluster } from './setup/cluster.js';
+
+describe('three instances, one meeting', () => {
+  it('participants spread over the instances write and converge; one order for everyone', async () => {
+    const { servers } = await startCluster(3);
+    const [a, b, c] = servers as [(typeof servers)[0], (typeof servers)[0], (typeof servers)[0]];
+    const opened = await openMeeting(a, 'Facilitator');
+    // Joins through every instance (each is sent to the meeting's owner).
+    const admissions = [opened];
+    for (let i = 1; i < 6; i++) admissions.push(await join(servers[i % 3]!, opened, `Person ${i}`));
+    const conns = await Promise.all(admissions.map((adm, i) => connect(servers[i % 3]!, adm)));
+    const owners = servers.filter((s) => s.app.meetings.peek(opened.meetingId));
+    expect(owners).toHaveLength(1);
+
+    const ids = conns.map((conn, i) => [conn.say(`words ${i} one`), conn.say(`words ${i} two`)]);
+    await until(
+      () =>
+        converged(conns) &&
+        conns.every((x) => ids.every((pair, i) => pair.every((id) => x.log(conns[i]!.me!).some((e) => e.id === id)))) &&
+        conns.every((x) => x.saved),
+      () =>
+        `everyone has every word, in one order, saved: ${conns
+          .map((x) => `${x.status} items=${x.record().byRef.size} saved=${x.saved} voices=${x.voices.size}`)
+          .join('; ')} converged=${converged(conns)}`,
+      20_000,
+    );
+    const order = (x: (typeof conns)[0]) => x.order.map((mk) => `${mk.v}/${mk.id}`).join();
+    for (const x of conns) expect(order(x)).toBe(order(conns[0]!));
+    expect(conns[0]!.order).toHaveLength(12);
+
+    // Presence reaches everyone, wherever they are connected.
+    await until(() => conns.every((x) => x.here.length === 6), 'everyone sees six people here');
+
+    // A control event from a connection on another instance than the owner: the rules hold.
+    const ownerIndex = servers.indexOf(owners[0]!);
+    const elsewhere = conns.findIndex((_, i) => i % 3 !== ownerIndex && i !== 0);
+    expect(await conns[elsewhere]!.request('meeting:lock', { locked: true })).toEqual({
+      ok: false,
+      error: 'not-facilitator',
+    });
+    const facilitator = conns[0]!;
+    expect(await facilitator.request('meeting:lock', { locked: true })).toEqual({ ok: true });
+    for (const s of [a, b, c]) {
+      const r = await api(`${s.url}/api/meetings/${opened.meetingId}/join`, 'POST', {
+        joinToken: opened.joinToken,
+        name: 'Late',
+        relation: '',
+      });
+      expect(r).toMatchObject({ status: 409, body: { error: 'locked' } });
+    }
+    await until(() => conns.every((x) => x.state.locked === true), 'everyone sees it locked');
+  }, 60_000);
+
+  it('a forged write from an instance that is not the owner is refused and changes nothing anywhere', async () => {
+    const { servers } = await startCluster(2);
+    const [owner, other] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const opened = await openMeeting(owner, 'Facilitator');
+    const victimAdm = await join(owner, opened, 'Anna', 'it is about me');
+    const attackerAdm = await join(other, opened, 'Attacker');
+    const victim = await connect(owner, victimAdm);
+    const reader = await connect(owner, opened);
+    victim.say('I do not want to go to hospital.');
+    await until(() => converged([victim, reader]) && victim.saved, 'victim saved');
+    expect(owner.app.meetings.peek(opened.meetingId)).toBeDefined();
+    expect(other.app.meetings.peek(opened.meetingId)).toBeUndefined();
+
+    const attacker = await RawClient.connect(other.url, {
+      meetingId: opened.meetingId,
+      token: attackerAdm.personalToken,
+    });
+    const target = await attacker.pull(victim.me!);
+    expect(target.getArray(VOICE_LOG).length).toBe(1);
+    const forged = craft(target, (d) =>
+      d
+        .getArray<VoiceEntry>(VOICE_LOG)
+        .push([{ t: 'say', id: 'forged00000001', text: 'I agree to go.', at: 1 } as unknown as VoiceEntry]),
+    );
+    const before = reader.log(victim.me!).length;
+    attacker.send(victim.me!, syncUpdate(forged.update));
+    attacker.send(MEETING_DOC, syncUpdate(forged.update));
+    await attacker.barrier();
+    expect(attacker.refusals.map((r) => r.code)).toEqual([Refusal.notYourDocument, Refusal.notYourDocument]);
+    expect(reader.log(victim.me!)).toHaveLength(before);
+    expect(owner.app.meetings.peek(opened.meetingId)!.voiceDocs().get(victim.me!)!.getArray(VOICE_LOG).length).toBe(1);
+  }, 60_000);
+});
