@@ -10,6 +10,15 @@ import { syncUpdate } from '../shared/wire.js';
 import { api, connect, converged, join, openMeeting, until } from './helpers.js';
 import { RawClient, craft } from './raw.js';
 import { startCluster } from './setup/cluster.js';
+import { freshDatabase } from './setup/pg.js';
+import * as Y from 'yjs';
+import pg from 'pg';
+import { randomId } from '../shared/ids.js';
+import { silentLog } from '../server/context.js';
+import { Leases } from '../server/cluster/leases.js';
+import { NotOwner } from '../server/cluster/placement.js';
+import { PgStore } from '../server/store/pgStore.js';
+import { FencedError } from '../server/store/types.js';
 
 describe('three instances, one meeting', () => {
   it('participants spread over the instances write and converge; one order for everyone', async () => {
@@ -94,4 +103,49 @@ describe('three instances, one meeting', () => {
     expect(reader.log(victim.me!)).toHaveLength(before);
     expect(owner.app.meetings.peek(opened.meetingId)!.voiceDocs().get(victim.me!)!.getArray(VOICE_LOG).length).toBe(1);
   }, 60_000);
+});
+
+describe('leases and fencing', () => {
+  it("the database itself refuses a stale owner's writes once another instance took the meeting over", async () => {
+    const url = await freshDatabase();
+    const [one, two] = await Promise.all([
+      PgStore.open({ connectionString: url }),
+      PgStore.open({ connectionString: url }),
+    ]);
+    // Long leases: no renewal runs during the test; the takeover is forced in the database.
+    const l1 = new Leases(one.pool, 'one', 60_000, silentLog);
+    const l2 = new Leases(two.pool, 'two', 60_000, silentLog);
+    one.setFence((id) => l1.fence(id));
+    two.setFence((id) => l2.fence(id));
+    const update = (text: string) => {
+      const d = new Y.Doc();
+      d.getArray<string>('x').push([text]);
+      return [{ doc: 'meeting', update: Y.encodeStateAsUpdate(d) }];
+    };
+    const id = randomId();
+    const first = await l1.claim(id);
+    expect(first.valid()).toBe(true);
+    await one.appendUpdates(id, update('by one'));
+    await expect(l2.claim(id)).rejects.toBeInstanceOf(NotOwner);
+    // One stalls past its lease (it still believes it holds it); two takes over.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query("UPDATE meeting_leases SET expires_at = now() - interval '1 second' WHERE meeting_id = $1", [id]);
+    const second = await l2.claim(id);
+    expect(second.token).toBe(first.token + 1);
+    await expect(one.appendUpdates(id, update('stale'))).rejects.toBeInstanceOf(FencedError);
+    await expect(one.compact(id, update('stale compaction'))).rejects.toBeInstanceOf(FencedError);
+    await expect(one.removeUpdates(id)).rejects.toBeInstanceOf(FencedError);
+    await two.appendUpdates(id, update('by two'));
+    const texts = (await two.loadUpdates(id)).map((u) => {
+      const d = new Y.Doc();
+      Y.applyUpdate(d, u.update);
+      return d.getArray<string>('x').toArray().join();
+    });
+    expect(texts).toEqual(['by one', 'by two']);
+    await admin.end();
+    await l1.close();
+    await l2.close();
+    await Promise.all([one.close(), two.close()]);
+  });
 });

@@ -658,15 +658,15 @@ export class MeetingConnection {
     });
     s.on('connect_error', (err: Error & { data?: { code?: string } }) => {
       if (err.data?.code === 'unavailable' && !this.#closed) {
-        // The server cannot serve the meeting just now (another instance is taking it over, or
-        // the database is away): offline, and try again by itself.
-        this.status = 'offline';
+        // The server cannot serve the meeting just now (another instance is taking it over, the
+        // database is away, its storage needs repair): say so, and try again by itself.
         const delay = Math.min(8000, 400 * 2 ** this.#unavailable++) * (0.75 + Math.random() / 2);
         clearTimeout(this.#retry);
         this.#retry = setTimeout(() => {
           if (!this.#closed && !this.socket.connected) this.socket.connect();
         }, delay);
-      } else if (err.data?.code) {
+      }
+      if (err.data?.code) {
         this.status = 'refused';
         this.connectError = { code: err.data.code, message: err.message };
       } else {
