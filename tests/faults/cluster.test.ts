@@ -19,6 +19,7 @@ import { join, openMeeting, tempDir, until } from '../helpers.js';
 import { roundRobin } from '../proxy.js';
 import { freshDatabase } from '../setup/pg.js';
 import { testRedisUrl } from '../setup/cluster.js';
+import { startPostgres, startRedis } from '../setup/services.js';
 import {
   connected,
   device,
@@ -40,9 +41,13 @@ interface Node {
   child: Child;
 }
 
-async function cluster(n: number, env: Record<string, string> = {}) {
-  const databaseUrl = await freshDatabase();
-  const redisUrl = testRedisUrl();
+async function cluster(
+  n: number,
+  env: Record<string, string> = {},
+  engines: { databaseUrl?: string; redisUrl?: string } = {},
+) {
+  const databaseUrl = engines.databaseUrl ?? (await freshDatabase());
+  const redisUrl = engines.redisUrl ?? testRedisUrl();
   const dataDir = await tempDir('polyphony-cluster-');
   const start = async (name: string, port: number, extra: Record<string, string> = {}): Promise<Child> =>
     spawnServer({
@@ -63,10 +68,19 @@ async function cluster(n: number, env: Record<string, string> = {}) {
     nodes.push({ name: `n${i}`, port, child: await start(`n${i}`, port) });
   }
   const proxy = await roundRobin(() => nodes.filter((x) => x.child.alive()).map((x) => x.port));
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
+  // A connection per question: the database may have been stopped and started in between.
+  const query = async <R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> => {
+    const db = new pg.Client({ connectionString: databaseUrl });
+    db.on('error', () => undefined);
+    await db.connect();
+    try {
+      return (await db.query<R>(text, values)).rows;
+    } finally {
+      await db.end();
+    }
+  };
   const owner = async (meetingId: string): Promise<Node | undefined> => {
-    const { rows } = await db.query<{ owner: string }>(
+    const rows = await query<{ owner: string }>(
       'SELECT owner FROM meeting_leases WHERE meeting_id = $1 AND expires_at > now()',
       [meetingId],
     );
@@ -75,7 +89,7 @@ async function cluster(n: number, env: Record<string, string> = {}) {
   };
   /** Every `say` text stored in PostgreSQL, by voice (straight from the rows). */
   const stored = async (meetingId: string): Promise<Map<string, string[]>> => {
-    const { rows } = await db.query<{ doc: string; data: Buffer }>(
+    const rows = await query<{ doc: string; data: Buffer }>(
       'SELECT doc, data FROM doc_updates WHERE meeting_id = $1 ORDER BY seq',
       [meetingId],
     );
@@ -94,7 +108,6 @@ async function cluster(n: number, env: Record<string, string> = {}) {
     return out;
   };
   const close = async () => {
-    await db.end();
     await Promise.all(nodes.map((x) => x.child.kill('SIGTERM')));
   };
   return { nodes, proxy, owner, stored, start, close };
@@ -314,6 +327,137 @@ describe('several instances under faults', () => {
       expect(a.child.output()).toMatch(/lease lost|another instance serves this meeting now/);
       for (const x of [onA, onB, fresh]) x.close();
       await c.close();
+    },
+  );
+
+  /** Writers on every instance write steadily; `during` runs meanwhile; then all must converge. */
+  async function steadyWriting(
+    c: Awaited<ReturnType<typeof cluster>>,
+    during: (writers: Writer[]) => Promise<void>,
+  ): Promise<{ fresh: MeetingConnection; writers: Writer[] }> {
+    const first = c.nodes[0]!.child;
+    const opened = await openMeeting({ url: first.url }, 'Facilitator');
+    const admissions = [opened];
+    for (let i = 1; i < 6; i++) admissions.push(await join({ url: first.url }, opened, `Person ${i}`));
+    const reader = await join({ url: first.url }, opened, 'Reader');
+    const writers: Writer[] = admissions.map((admission, i) => ({
+      admission,
+      conn: device(c.nodes[i % c.nodes.length]!.child.url, admission),
+      tag: `w${i}`,
+      written: [],
+      acked: 0,
+      timer: null,
+    }));
+    await Promise.all(writers.map((w) => connected(w.conn)));
+    let writing = true;
+    const tick = (w: Writer) => {
+      w.timer = setTimeout(() => {
+        if (!writing) return;
+        const marker = `${w.tag}-${w.written.length}`;
+        w.conn.say(marker);
+        w.written.push(marker);
+        tick(w);
+      }, 80);
+    };
+    for (const w of writers) tick(w);
+    try {
+      await during(writers);
+    } finally {
+      writing = false;
+      for (const w of writers) if (w.timer) clearTimeout(w.timer);
+    }
+    const fresh = device(first.url, reader);
+    await connected(fresh, 40_000);
+    await until(
+      () =>
+        writers.every((w) => w.conn.status === 'connected' && w.conn.saved) &&
+        writers.every((w) => w.written.every((m) => said(fresh, w.admission.participantId).includes(m))) &&
+        writers.every((w) => marksOf(w.conn).join() === marksOf(fresh).join()),
+      () =>
+        `everyone saved and converged: ${writers.map((w) => `${w.tag} ${w.conn.status} saved=${w.conn.saved}`).join(', ')}`,
+      60_000,
+    );
+    for (const w of writers) {
+      const counts = countOf(said(fresh, w.admission.participantId));
+      expect(
+        [...counts].filter(([, n]) => n > 1),
+        `${w.tag}: nothing duplicated`,
+      ).toEqual([]);
+    }
+    const marks = marksOf(fresh);
+    expect(marks.length, 'one order mark per entry').toBe(new Set(marks).size);
+    return { fresh, writers };
+  }
+
+  it('Redis restarts mid-meeting: nothing is lost, everyone converges after', { timeout: 120_000 }, async () => {
+    const redis = (await startRedis())!;
+    const c = await cluster(2, {}, { redisUrl: redis.url });
+    try {
+      const { writers, fresh } = await steadyWriting(c, async () => {
+        await sleep(800);
+        await redis.down();
+        await sleep(2500);
+        await redis.up();
+        await sleep(1500);
+      });
+      const total = writers.reduce((n, w) => n + w.written.length, 0);
+      console.log(
+        `[cluster] Redis killed for 2.5 s and restarted: ${total} edits written over it, all saved, converged`,
+      );
+      fresh.close();
+      for (const w of writers) w.conn.close();
+    } finally {
+      await c.close();
+      await redis.stop();
+    }
+  });
+
+  it(
+    'PostgreSQL stops: no "saved" while it is down, the writers are told, nothing is lost after it returns',
+    { timeout: 150_000 },
+    async () => {
+      const db = await startPostgres();
+      const c = await cluster(2, {}, { databaseUrl: db.url });
+      try {
+        let savedWhileDown = 0;
+        let told = 0;
+        const { writers, fresh } = await steadyWriting(c, async (writers) => {
+          await until(() => writers.every((w) => w.conn.saved || w.written.length < 3), 'writing', 10_000);
+          await sleep(500);
+          await db.down();
+          const at = writers.map((w) => w.written.length);
+          const seen = new Set<Writer>();
+          const unsubscribe = writers.map((w, i) =>
+            w.conn.subscribe(() => {
+              if (w.written.length > at[i]! && w.conn.saved && w.conn.status === 'connected') savedWhileDown++;
+              if (w.conn.storage === 'failing' || w.conn.status !== 'connected') seen.add(w);
+            }),
+          );
+          await sleep(4000);
+          told = seen.size;
+          for (const u of unsubscribe) u();
+          await db.up();
+        });
+        console.log(
+          `[cluster] PostgreSQL down for 4 s: "saved" shown ${savedWhileDown} times for words written while it was down; ` +
+            `${told} of ${writers.length} writers told (storage failing or offline); after it returned all saved and converged`,
+        );
+        expect(savedWhileDown).toBe(0);
+        expect(told).toBe(writers.length);
+        const stored = await c.stored(writers[0]!.admission.meetingId);
+        for (const w of writers) {
+          const inDb = stored.get(w.admission.participantId) ?? [];
+          expect(
+            w.written.filter((m) => !inDb.includes(m)),
+            `${w.tag}: every word in PostgreSQL`,
+          ).toEqual([]);
+        }
+        fresh.close();
+        for (const w of writers) w.conn.close();
+      } finally {
+        await c.close();
+        await db.stop();
+      }
     },
   );
 });

@@ -80,7 +80,7 @@ function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   });
 }
 
-async function startPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startPostgres(): Promise<Service> {
   const root = await mkdtemp(path.join(tmpdir(), 'polyphony-pg-'));
   // As root, the server runs as the `postgres` user (it refuses root): spawned with that uid and gid
   // directly, so the child is postgres itself and a signal to it reaches the server.
@@ -102,53 +102,93 @@ async function startPostgres(): Promise<{ url: string; stop: () => Promise<void>
   );
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.stdout || String(init.error)}`);
   const port = await freePort();
-  const child = spawn(
-    path.join(PG_BIN, 'postgres'),
-    [
-      '-D',
-      data,
-      '-p',
-      String(port),
-      '-k',
-      root,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'fsync=on',
-      '-c',
-      'synchronous_commit=on',
-      '-c',
-      'max_connections=300',
-      '-c',
-      'shared_buffers=32MB',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: root, ...user },
-  );
-  children.add(child);
-  await untilPrinted(child, /database system is ready to accept connections/, 'postgres');
+  const run = async () => {
+    const child = spawn(
+      path.join(PG_BIN, 'postgres'),
+      [
+        '-D',
+        data,
+        '-p',
+        String(port),
+        '-k',
+        root,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=on',
+        '-c',
+        'synchronous_commit=on',
+        '-c',
+        'max_connections=300',
+        '-c',
+        'shared_buffers=32MB',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: root, ...user },
+    );
+    children.add(child);
+    await untilPrinted(child, /database system is ready to accept connections/, 'postgres');
+    return child;
+  };
+  let child: ChildProcess | null = await run();
   const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
   await admin.connect();
   await admin.query('CREATE DATABASE polyphony_test');
   await admin.end();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/polyphony_test`,
+    async down() {
+      if (child) await stop(child, 'SIGINT');
+      child = null;
+    },
+    async up() {
+      child ??= await run();
+    },
     async stop() {
-      await stop(child, 'SIGINT'); // fast shutdown
+      if (child) await stop(child, 'SIGINT'); // fast shutdown
+      child = null;
       await rm(root, { recursive: true, force: true });
     },
   };
 }
 
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> } | null> {
+/** A server of its own that a test can take down and bring back on the same port. */
+export interface Service {
+  url: string;
+  /** Stop it (its data stays). */
+  down(): Promise<void>;
+  /** Start it again, on the same port. */
+  up(): Promise<void>;
+  /** Stop it for good. */
+  stop(): Promise<void>;
+}
+
+export async function startRedis(): Promise<Service | null> {
   const bin = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((b) => existsSync(b));
   if (!bin) return null;
   const port = await freePort();
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  await untilPrinted(child, /Ready to accept connections/, 'redis-server');
-  return { url: `redis://127.0.0.1:${port}`, stop: () => stop(child, 'SIGTERM') };
+  const run = async () => {
+    const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    await untilPrinted(child, /Ready to accept connections/, 'redis-server');
+    return child;
+  };
+  let child: ChildProcess | null = await run();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async down() {
+      if (child) await stop(child, 'SIGKILL');
+      child = null;
+    },
+    async up() {
+      child ??= await run();
+    },
+    async stop() {
+      if (child) await stop(child, 'SIGTERM');
+      child = null;
+    },
+  };
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
