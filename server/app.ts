@@ -115,11 +115,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.get('/healthz', (_req, res) => {
     res.set('Cache-Control', 'no-store').json({ ok: true });
   });
+  // Ready: the store answers, Redis answers (several instances), migrations ran (before start-up
+  // got this far); meetings whose storage is damaged are listed, found by a scan at start-up.
   app.get('/readyz', (_req, res) => {
-    void store
-      .meeting('readiness-probe-0000000')
+    void Promise.all([store.meeting('readiness-probe-0000000'), bus?.ping()])
       .then(() => res.set('Cache-Control', 'no-store').json({ ok: true, damaged: meetings.damaged() }))
-      .catch(() => res.status(503).set('Cache-Control', 'no-store').json({ ok: false, store: 'unreachable' }));
+      .catch(() => res.status(503).set('Cache-Control', 'no-store').json({ ok: false, damaged: meetings.damaged() }));
   });
   if (config.metricsToken) {
     const expected = `Bearer ${config.metricsToken}`;
@@ -161,6 +162,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     log,
     disconnect: (pid, reason) => disconnectParticipant(io, pid, reason),
   });
+  // Every stored log read once in the background, so that a damaged meeting is reported at once.
+  void store
+    .scanLogs?.()
+    .then((found) => {
+      for (const { meetingId, error } of found) meetings.noteDamaged(meetingId, error);
+    })
+    .catch((e: unknown) => log.error({ err: (e as Error).message }, 'could not scan the stored logs'));
   const commands = routeCommands(local, placement, bus);
   const relays = attachLive(io, { store, meetings, commands, config, log, clock, metrics, placement, bus });
   let checking: NodeJS.Timeout | null = null;

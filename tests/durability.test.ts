@@ -26,6 +26,7 @@ import {
   startServer,
   tempDir,
   until,
+  untilAsync,
   type TestServer,
   recordFiles,
 } from './helpers.js';
@@ -272,6 +273,12 @@ describe('start-up with damaged storage', () => {
     await writeFile(file, bytes);
 
     const server = await startServer({ dataDir });
+    // Reported by the start-up scan, before anyone opens the meeting.
+    await untilAsync(async () => {
+      const ready = await api<{ damaged: Array<{ meetingId: string }> }>(`${server.url}/readyz`, 'GET');
+      return ready.body.damaged.some((d) => d.meetingId === damaged.opened.meetingId);
+    }, '/readyz lists the damaged meeting');
+    expect(server.app.meetings.size).toBe(0);
     const refused = await fresh(server, damaged.opened, damaged.writerId, 3);
     expect(refused.status).toBe('refused');
     expect(refused.connectError?.code).toBe(ConnectError.unavailable);

@@ -98,6 +98,14 @@ export class Bus {
     this.#reconnectHandlers.push(handler);
   }
 
+  /** Resolves when Redis answers (readiness); rejects after a second without an answer. */
+  async ping(): Promise<void> {
+    await Promise.race([
+      this.#pub.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('Redis does not answer')), 1000).unref()),
+    ]);
+  }
+
   /** Whether an instance was heard from lately. */
   alive(instance: string): boolean {
     if (instance === this.instance) return true;

@@ -193,6 +193,16 @@ export class Meetings {
     return this.#loaded.size;
   }
 
+  /** A meeting found damaged without being opened (the start-up scan): refused and reported. */
+  noteDamaged(id: string, e: DamagedError): void {
+    if (this.#loaded.has(id) || this.#damaged.has(id)) return;
+    this.deps.log.error(
+      { meeting: id, file: e.file, reason: e.reason },
+      'meeting storage is damaged; kept for recovery',
+    );
+    this.#damaged.set(id, e);
+  }
+
   damaged(): Array<{ meetingId: string; reason: string }> {
     return [...this.#damaged].map(([meetingId, e]) => ({ meetingId, reason: e.reason }));
   }

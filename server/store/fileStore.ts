@@ -29,7 +29,7 @@ import { crc32 } from 'node:zlib';
 import { Low, type Adapter } from 'lowdb';
 import { isId } from '../../shared/ids.js';
 import { fsyncDir, writeFileDurably } from './fsutil.js';
-import { UpdateLog } from './updateLog.js';
+import { UpdateLog, decodeRecords } from './updateLog.js';
 import {
   DamagedError,
   type AccessEntry,
@@ -610,6 +610,25 @@ export class FileStore implements Store {
   async removeUpdates(meetingId: string): Promise<void> {
     await this.#log(meetingId).remove();
     this.#logs.delete(meetingId);
+  }
+
+  /**
+   * Read every meeting's log once (one at a time) and name those that cannot be read back, each
+   * copied aside for recovery as a load would: for /readyz, without anyone opening the meeting.
+   */
+  async scanLogs(): Promise<Array<{ meetingId: string; error: DamagedError }>> {
+    const out: Array<{ meetingId: string; error: DamagedError }> = [];
+    for (const meetingId of await this.meetingIdsWithUpdates()) {
+      const file = path.join(this.dir, 'meetings', `${meetingId}.ylog`);
+      try {
+        decodeRecords(await readFile(file), file);
+      } catch (e) {
+        if (!(e instanceof DamagedError)) continue;
+        await keepForRecovery(e.file);
+        out.push({ meetingId, error: e });
+      }
+    }
+    return out;
   }
 
   /** Every meeting id with an update log on disk (for copying a store elsewhere). */

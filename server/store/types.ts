@@ -159,6 +159,8 @@ export interface UpdateLogStore {
 export interface Store extends RecordReader, UpdateLogStore {
   /** Apply the staged writes all or none; resolves once durable. */
   transaction(write: (tx: RecordWriter) => void): Promise<void>;
+  /** Name every meeting whose stored log cannot be read back (read only; optional). */
+  scanLogs?(): Promise<Array<{ meetingId: string; error: DamagedError }>>;
   close(): Promise<void>;
 }
 
