@@ -58,7 +58,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const log = deps.log ?? jsonLog({ instance: config.instance });
   const metrics = new Metrics({ instance: config.instance });
   const store = deps.store ?? (await openStore(config));
-  const cluster = await openCluster(config, store, log);
+  const cluster = await openCluster(config, store, log, metrics);
   const { placement, bus } = cluster;
 
   const app = express();

@@ -18,7 +18,11 @@ try {
     );
     process.exit(2);
   }
-  throw e;
+  // A configuration the server cannot run with (REDIS_URL without DATABASE_URL, an unreachable
+  // database or Redis): said plainly, nothing changed.
+  consoleLog.error({ err: (e as Error).message }, 'not starting');
+  process.stderr.write(`\n  Polyphony did not start: ${(e as Error).message}.\n\n`);
+  process.exit(2);
 }
 const url = await app.listen();
 consoleLog.info({ url, dataDir: config.dataDir, publicUrl: config.publicUrl }, 'Polyphony is listening');

@@ -51,11 +51,13 @@ export class Bus {
     pub: Redis,
     sub: Redis,
     readonly log: Log,
+    onError: () => void,
   ) {
     this.#pub = pub;
     this.#sub = sub;
     sub.on('messageBuffer', (_channel: Buffer, data: Buffer) => this.#receive(data));
-    for (const c of [pub, sub]) c.on('error', () => undefined);
+    // ioredis reconnects by itself; each error is counted (metrics), not thrown.
+    for (const c of [pub, sub]) c.on('error', onError);
     sub.on('ready', () => {
       // Re-subscribed after a break (ioredis does that itself): what was sent meanwhile is lost.
       if (this.#wasReady && !this.#closed) {
@@ -68,13 +70,13 @@ export class Bus {
     this.#heartbeat.unref();
   }
 
-  static async open(url: string, instance: string, log: Log): Promise<Bus> {
+  static async open(url: string, instance: string, log: Log, onError: () => void = () => undefined): Promise<Bus> {
     const options = { maxRetriesPerRequest: null, lazyConnect: true } as const;
     const pub = new Redis(url, options);
     const sub = new Redis(url, options);
     await Promise.all([pub.connect(), sub.connect()]);
     await sub.subscribe(`${PREFIX}i:${instance}`, `${PREFIX}all`);
-    const bus = new Bus(instance, pub, sub, log);
+    const bus = new Bus(instance, pub, sub, log, onError);
     bus.#wasReady = true;
     return bus;
   }

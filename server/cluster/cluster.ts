@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Config } from '../config.js';
 import type { Log } from '../context.js';
+import type { Metrics } from '../metrics.js';
 import { PgStore } from '../store/pgStore.js';
 import type { Store } from '../store/types.js';
 import { Bus } from './bus.js';
@@ -27,7 +28,7 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export async function openCluster(config: Config, store: Store, log: Log): Promise<Cluster> {
+export async function openCluster(config: Config, store: Store, log: Log, metrics?: Metrics): Promise<Cluster> {
   if (!config.redisUrl) {
     return { placement: soloPlacement(config.instance), bus: null, adapter: null, close: () => Promise.resolve() };
   }
@@ -38,7 +39,7 @@ export async function openCluster(config: Config, store: Store, log: Log): Promi
   const instance = `${config.instance}/${randomUUID().slice(0, 8)}`;
   const leases = new Leases(store.pool, instance, config.leaseMs ?? 5000, log);
   store.setFence((meetingId) => leases.fence(meetingId));
-  const bus = await Bus.open(config.redisUrl, instance, log);
+  const bus = await Bus.open(config.redisUrl, instance, log, () => metrics?.redisErrors.inc());
   const adapter = createAdapter(bus.redis, { streamName: 'polyphony:socket.io' });
   return {
     placement: leases,
