@@ -325,10 +325,17 @@ export interface RecordView {
 }
 
 /** The display name of a person: their own words, or a neutral stand-in. */
-export function displayName(person: Person | undefined): string {
-  if (!person) return 'Someone';
-  if (person.erased) return 'Someone (erased)';
-  return person.name.trim() || person.relation.trim() || 'Someone (no name given)';
+export function displayName(
+  person: Person | undefined,
+  names: { someone: string; erased: string; noName: string } = {
+    someone: 'Someone',
+    erased: 'Someone (erased)',
+    noName: 'Someone (no name given)',
+  },
+): string {
+  if (!person) return names.someone;
+  if (person.erased) return names.erased;
+  return person.name.trim() || person.relation.trim() || names.noName;
 }
 
 /** How far a replay can go: one step per entry the server received. */

@@ -109,3 +109,59 @@ describe('the Markdown export', () => {
     expect(md).toContain('- Decided: Thursday at ten.');
   });
 });
+
+describe('the text file and the calendar file are written in the reader’s language', () => {
+  it('every label comes from the catalog of ?lang=, dates follow its locale, people’s words are never translated', async () => {
+    const opened = await openMeeting(server, 'Maria');
+    const fac = await connect(server, opened);
+    const anna = await joinAs(server, opened, 'Anna', 'daughter');
+    const proposal = fac.say('Shall we meet on Thursday?', { proposal: true });
+    await items(anna, 1);
+    anna.position(`${fac.me!}/${proposal}`, 'disagree', 'Thursday is hard.');
+    anna.say('I want to stay at home.');
+    await until(() => fac.order.length === 3 && fac.saved && anna.saved, 'placed and saved');
+    expect(
+      (await fac.request('meeting:end', { next: { agreed: true, when: '2026-12-10T10:00', where: 'at home' } })).ok,
+    ).toBe(true);
+    const file = async (path: string, lang?: string) => {
+      const res = await fetch(
+        `${server.url}/api/meetings/${opened.meetingId}/${path}${lang ? `?lang=${lang}&tz=Europe/Helsinki` : ''}`,
+        { headers: bearer(opened) },
+      );
+      expect(res.status).toBe(200);
+      return res.text();
+    };
+    const { en } = await import('../shared/i18n/en.js');
+    const { catalog: fi } = await import('../shared/i18n/fi.js');
+    const { catalog: ar } = await import('../shared/i18n/ar.js');
+    const english = await file('export.md');
+    for (const [lang, t, locale] of [
+      ['fi', fi, 'fi-FI'],
+      ['ar', ar, 'ar'],
+      ['en', en, 'en-GB'],
+    ] as const) {
+      const md = await file('export.md', lang);
+      for (const heading of [t.file.title, t.file.next, t.file.people, t.file.record])
+        expect(md, `${lang}: heading`).toContain(heading);
+      expect(md).toContain(t.file.stances.disagree);
+      expect(md).toContain(t.file.statusEnded);
+      // The words stay exactly as written, whatever the language of the file.
+      for (const words of ['Shall we meet on Thursday?', 'Thursday is hard.', 'I want to stay at home.'])
+        expect(md).toContain(words);
+      const opening = new Intl.DateTimeFormat(locale, {
+        dateStyle: 'medium',
+        timeStyle: 'short',
+        timeZone: 'Europe/Helsinki',
+      }).format(fac.state.openedAt!);
+      expect(md, `${lang}: dates in the locale`).toContain(opening);
+      if (lang !== 'en') {
+        expect(md).not.toContain(en.file.people);
+        expect(md).not.toContain(en.file.intro);
+      }
+      const ics = await file('next.ics', lang);
+      expect(ics).toContain(`SUMMARY:${t.file.calendarTitle}`);
+    }
+    // Without ?lang=, English: the file a script downloads stays as it was.
+    expect(english).toContain(`# ${en.file.title}`);
+  });
+});

@@ -7,30 +7,20 @@
  * The choice is per device (localStorage), starting from the browser's languages. People's own
  * words are never translated.
  */
-import type { ErrorCode, CloseReasonCode } from '../../shared/errors.js';
-import { en, type Catalog } from './en.js';
+import type { CloseReasonCode } from '../../shared/errors.js';
+import { en, type Catalog } from '../../shared/i18n/en.js';
+import { LANGUAGES, isLang, type Lang } from '../../shared/i18n/languages.js';
 
-export type { Catalog };
-
-export const LANGUAGES = [
-  { code: 'en', name: 'English', dir: 'ltr', locale: 'en-GB' },
-  { code: 'fi', name: 'Suomi', dir: 'ltr', locale: 'fi-FI' },
-  { code: 'sv', name: 'Svenska', dir: 'ltr', locale: 'sv-SE' },
-  { code: 'ar', name: 'العربية', dir: 'rtl', locale: 'ar' },
-] as const;
-export type Lang = (typeof LANGUAGES)[number]['code'];
+export type { Catalog, Lang };
+export { LANGUAGES };
 
 const loaders: Record<Exclude<Lang, 'en'>, () => Promise<{ catalog: Catalog }>> = {
-  fi: () => import('./fi.js'),
-  sv: () => import('./sv.js'),
-  ar: () => import('./ar.js'),
+  fi: () => import('../../shared/i18n/fi.js'),
+  sv: () => import('../../shared/i18n/sv.js'),
+  ar: () => import('../../shared/i18n/ar.js'),
 };
 
 const KEY = 'polyphony:lang';
-
-function isLang(x: unknown): x is Lang {
-  return LANGUAGES.some((l) => l.code === x);
-}
 
 /** The device's remembered choice, else the first of the browser's languages we have. */
 export function preferredLanguage(): Lang {
@@ -106,6 +96,3 @@ export function closeText(code: CloseReasonCode | string): string {
   return (Object.hasOwn(c, code) ? c[code] : undefined) ?? i18n.t.errors.unknown;
 }
 
-/** Keys of the error sentences: every ErrorCode, plus the page's own. */
-export type ErrorSentences = Record<ErrorCode | 'offline' | 'no-answer' | 'unknown', string>;
-export type CloseSentences = Record<CloseReasonCode, string>;

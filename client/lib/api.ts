@@ -8,7 +8,7 @@
  */
 import type { ApiError, JoinInput, OpenMeetingInput, ProfileInput } from '../../shared/protocol.js';
 import { ROUTES, routePath, type AnswerOf, type BodyOf, type RouteName } from '../../shared/routes.js';
-import { errorText } from '../i18n/index.svelte.js';
+import { errorText, i18n } from '../i18n/index.svelte.js';
 
 export class ApiFailure extends Error {
   constructor(
@@ -96,10 +96,12 @@ const query = (...parts: string[]) => {
   return q ? `?${q}` : '';
 };
 export const downloads = {
+  /** The text file, in the reader's language and time zone. */
   markdown: (meetingId: string, as?: string | null) =>
-    `${m(meetingId)}/export.md${query(`tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')}`, asParam(as))}`,
+    `${m(meetingId)}/export.md${query(`tz=${encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC')}`, `lang=${i18n.lang}`, asParam(as))}`,
   json: (meetingId: string, as?: string | null) => `${m(meetingId)}/export.json${query(asParam(as))}`,
-  calendar: (meetingId: string, as?: string | null) => `${m(meetingId)}/next.ics${query(asParam(as))}`,
+  calendar: (meetingId: string, as?: string | null) =>
+    `${m(meetingId)}/next.ics${query(`lang=${i18n.lang}`, asParam(as))}`,
 };
 
 /**

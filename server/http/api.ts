@@ -24,6 +24,7 @@ import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
 import type { Meetings } from '../meetings/registry.js';
 import { exportJson, exportMarkdown, nextMeetingIcs } from '../record/export.js';
+import { isLang, type Lang } from '../../shared/i18n/languages.js';
 import type { MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
 
 /** HTTP status for each code. */
@@ -56,6 +57,9 @@ export class HttpError extends Error {
 }
 
 const NO_ACCESS = new HttpError(ErrorCode.noAccess);
+
+/** The reader's language for a file the server writes (`?lang=`, one the page offers), else English. */
+const langOf = (req: Request): Lang => (isLang(req.query.lang) ? req.query.lang : 'en');
 
 function parse<T extends v.GenericSchema>(schema: T, body: unknown): v.InferOutput<T> {
   const r = v.safeParse(schema, body ?? {});
@@ -265,9 +269,9 @@ export function apiRouter(deps: ApiDeps): express.Router {
     const tz = typeof req.query.tz === 'string' && /^[A-Za-z_/+-]{1,40}$/.test(req.query.tz) ? req.query.tz : 'UTC';
     let text: string;
     try {
-      text = exportMarkdown(meeting.id, record, tz);
+      text = exportMarkdown(meeting.id, record, tz, langOf(req));
     } catch {
-      text = exportMarkdown(meeting.id, record, 'UTC');
+      text = exportMarkdown(meeting.id, record, 'UTC', langOf(req));
     }
     res.attachment(`meeting-${meeting.id}.md`).type('text/markdown; charset=utf-8').send(text);
   });
@@ -275,7 +279,7 @@ export function apiRouter(deps: ApiDeps): express.Router {
   r.get('/meetings/:id/next.ics', async (req, res) => {
     const { me: p } = await me(req);
     const ended = (await commands.record(p)).events.findLast((e) => e.t === 'ended');
-    const ics = ended?.t === 'ended' && ended.next ? nextMeetingIcs(ended.next, config.publicUrl) : null;
+    const ics = ended?.t === 'ended' && ended.next ? nextMeetingIcs(ended.next, config.publicUrl, langOf(req)) : null;
     if (!ics) throw new HttpError(ErrorCode.notFound);
     await commands.logAccess(p, 'exported-calendar');
     res.attachment('next-meeting.ics').type('text/calendar; charset=utf-8').send(ics);

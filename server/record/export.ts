@@ -14,6 +14,16 @@ import {
   type PositionView,
 } from '../../shared/record.js';
 import type { RecordSnapshot } from '../meetings/meeting.js';
+import { catalog as ar } from '../../shared/i18n/ar.js';
+import { en } from '../../shared/i18n/en.js';
+import { catalog as fi } from '../../shared/i18n/fi.js';
+import { catalog as sv } from '../../shared/i18n/sv.js';
+import { localeOf, type Lang } from '../../shared/i18n/languages.js';
+import { fmt } from '../../shared/i18n/text.js';
+import type { Catalog } from '../../shared/i18n/en.js';
+
+/** Every language's catalog: the server writes the text file and the calendar file in the reader's. */
+const CATALOGS: Record<Lang, Catalog> = { en, fi, sv, ar };
 
 export const EXPORT_FORMAT = 'polyphony-record';
 export const EXPORT_VERSION = 1;
@@ -156,84 +166,81 @@ function inertName(text: string): string {
   return inertLine(text.replace(/[\r\n]+/g, ' '));
 }
 
-const STANCE: Record<PositionView['stance'], string> = {
-  agree: 'agrees',
-  disagree: 'disagrees',
-  unsure: 'is unsure',
-  unstated: 'has not stated a position',
-};
-
-export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone = 'UTC'): string {
+/**
+ * The record as a Markdown text file, in the reader's language (the catalog's `file` and `events`
+ * sentences: the same words the page uses). People's own words are never translated.
+ */
+export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone = 'UTC', lang: Lang = 'en'): string {
+  const t = CATALOGS[lang];
+  const f = t.file;
   const record = buildRecord({ order: snap.order, events: snap.events }, snap.voices);
-  const fmt = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone });
-  const time = (ms: number | null) => (ms === null ? 'not yet received' : fmt.format(ms));
+  const dates = new Intl.DateTimeFormat(localeOf(lang), { dateStyle: 'medium', timeStyle: 'short', timeZone });
+  const time = (ms: number | null) => (ms === null ? f.notReceived : dates.format(ms));
   const who = (id: string) => {
     const p = snap.people.get(id);
-    const name = inertName(displayName(p));
+    const name = inertName(displayName(p, t.person));
     const relation = p?.relation && p.name ? ` (${inertName(p.relation)})` : '';
-    return `${name}${relation}${p?.removed ? ' [removed from the meeting]' : ''}`;
+    return `${name}${relation}${p?.removed ? ` ${f.removed}` : ''}`;
   };
   const lines: string[] = [];
-  lines.push(`# Meeting record`);
+  lines.push(`# ${f.title}`);
   lines.push('');
   const net = snap.state.network;
-  if (net?.name) lines.push(`Network: ${inertName(net.name)}  `);
-  lines.push(`Opened: ${time(snap.state.openedAt)}  `);
-  lines.push(`Status: ${snap.state.status === 'ended' ? 'ended (read-only)' : 'open'}  `);
-  lines.push(`Meeting id: ${meetingId}`);
+  if (net?.name) lines.push(`${fmt(f.network, { name: inertName(net.name) })}  `);
+  lines.push(`${fmt(f.opened, { time: time(snap.state.openedAt) })}  `);
+  lines.push(`${snap.state.status === 'ended' ? f.statusEnded : f.statusOpen}  `);
+  lines.push(fmt(f.meetingId, { id: meetingId }));
   lines.push('');
   const next = nextMeetingOf(snap.events);
-  lines.push('## Next meeting');
+  lines.push(`## ${f.next}`);
   lines.push('');
-  if (!next) lines.push('Not discussed yet.');
+  if (!next) lines.push(f.notDiscussed);
   else if (next.agreed) {
+    const when = next.when ? inertName(next.when.replace('T', ' ')) : f.timeNotSet;
     lines.push(
-      `Agreed: ${next.when ? inertName(next.when.replace('T', ' ')) : 'time not set'}${next.where ? `, ${inertName(next.where)}` : ''}.  `,
+      `${next.where ? fmt(f.agreedWhere, { when, where: inertName(next.where) }) : fmt(f.agreed, { when })}  `,
     );
-    if (next.who) lines.push(`Who: ${inertName(next.who)}`);
-  } else lines.push(`Not agreed yet.${next.arranger ? ` ${inertName(next.arranger)} will arrange it.` : ''}`);
+    if (next.who) lines.push(fmt(f.who, { who: inertName(next.who) }));
+  } else
+    lines.push(`${f.notAgreed}${next.arranger ? ` ${fmt(f.willArrange, { name: inertName(next.arranger) })}` : ''}`);
   lines.push('');
-  lines.push('## People');
+  lines.push(`## ${f.people}`);
   lines.push('');
   for (const [id, p] of snap.people) {
-    const notes = [p.aboutMe ? 'this meeting is about them' : '', p.addedBy ? `added by ${who(p.addedBy)}` : '']
+    const notes = [p.aboutMe ? f.aboutThem : '', p.addedBy ? fmt(f.addedBy, { name: who(p.addedBy) }) : '']
       .filter(Boolean)
       .join('; ');
     lines.push(`- ${who(id)}${notes ? ` — ${notes}` : ''}`);
   }
   lines.push('');
-  lines.push('## Record');
+  lines.push(`## ${f.record}`);
   lines.push('');
-  lines.push(
-    'Every contribution is shown the same way, in the order the server received it. Whose words are whose is written on each.',
-  );
+  lines.push(f.intro);
   lines.push('');
 
   const item = (i: ItemView, depth: number) => {
     const pad = '  '.repeat(depth);
     const label = i.interprets
-      ? 'Interpretation of the words of'
+      ? f.interpretationOf
       : i.kind === 'proposal'
-        ? 'Proposal by'
+        ? f.proposalBy
         : i.view === 'different'
-          ? 'A different view from'
+          ? f.differentFrom
           : i.re
-            ? 'Answer from'
+            ? f.answerFrom
             : '';
     const by = i.scribed
-      ? ` — ${i.interprets ? 'interpreted' : 'written'} by ${who(i.voice)}, ${i.scribed.status === 'unconfirmed' ? 'not yet confirmed' : i.scribed.status}`
+      ? ` — ${fmt(i.interprets ? f.interpretedBy : f.writtenBy, { name: who(i.voice) })}, ${f.scribed[i.scribed.status]}`
       : '';
-    const seg = i.segment
-      ? ` [${i.segment.kind === 'reflecting' ? 'during a reflecting conversation' : 'response to a reflection'}]`
-      : '';
+    const seg = i.segment ? ` [${i.segment.kind === 'reflecting' ? f.duringReflecting : f.responseToReflection}]` : '';
     const head = `${label ? `${label} ` : ''}**${who(i.speaker)}**, ${time(i.at)}${by}${seg}`;
     const body = i.withdrawn
-      ? `~~${inert(i.text, `${pad}  `)}~~ (taken back ${time(i.withdrawn.at)})`
+      ? `~~${inert(i.text, `${pad}  `)}~~ (${fmt(f.takenBack, { time: time(i.withdrawn.at) })})`
       : inert(i.text, `${pad}  `);
     lines.push(`${pad}- ${head}:  `);
     lines.push(`${pad}  ${body}`);
     if (i.versions.length > 1) {
-      lines.push(`${pad}  - Earlier words:`);
+      lines.push(`${pad}  - ${f.earlier}`);
       for (const v of i.versions.slice(0, -1)) {
         lines.push(`${pad}    - "${inert(v.text, `${pad}      `)}" (${who(v.by)}, ${time(v.at)})`);
       }
@@ -241,38 +248,44 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
     if (i.kind === 'proposal') {
       const decided = i.decision?.outcome === 'decided';
       const note = i.decision?.text ? `: ${inert(i.decision.text, `${pad}    `)}` : '';
-      lines.push(`${pad}  - ${decided ? 'Decided' : 'Not decided yet'}${note}`);
+      lines.push(`${pad}  - ${decided ? f.decided : f.notDecided}${note}`);
       for (const p of i.positions) {
-        const mark = p.confirmed ? '' : ` (written by ${who(p.writer)}, not yet confirmed)`;
-        lines.push(
-          `${pad}  - ${who(p.person)} ${STANCE[p.stance]}${p.text ? `: "${inert(p.text, `${pad}    `)}"` : ''}${mark}`,
-        );
+        const mark = p.confirmed ? '' : ` (${fmt(f.positionUnconfirmed, { name: who(p.writer) })})`;
+        const stance = fmt(f.position, { person: who(p.person), stance: f.stances[p.stance] });
+        lines.push(`${pad}  - ${stance}${p.text ? `: "${inert(p.text, `${pad}    `)}"` : ''}${mark}`);
       }
     }
-    for (const t of i.interpretations) item(t, depth + 1);
+    for (const x of i.interpretations) item(x, depth + 1);
     for (const a of i.answers) item(a, depth + 1);
   };
   const event = (e: MeetingEvent) => {
-    const text: Record<MeetingEvent['t'], () => string> = {
-      locked: () => 'closed the meeting to new people',
-      unlocked: () => 'opened the meeting to new people again',
-      ended: () => 'ended the meeting',
-      facilitation: () =>
-        e.t === 'facilitation'
-          ? `${e.mode === 'hand' ? 'handed facilitation to' : 'shared facilitation with'} ${who(e.to)}`
-          : '',
-      removed: () => (e.t === 'removed' ? `removed ${who(e.who)} from the meeting (their words stay)` : ''),
-      'person-added': () => (e.t === 'person-added' ? `added ${who(e.who)}, who has no device here` : ''),
-      'reflecting-started': () => 'started a reflecting conversation',
-      'reflecting-ended': () => "ended the reflecting conversation; the network's response is open",
-      'response-closed': () =>
-        e.t === 'response-closed' && e.responded
-          ? 'closed the response to the reflection'
-          : 'noted the network chose not to respond',
-      about: () =>
-        e.t === 'about' && e.aboutMe ? 'said this meeting is about them' : 'said this meeting is not about them',
-    };
-    lines.push(`- *${time(e.at)}: ${who(e.by)} ${text[e.t]()}.*`);
+    const ev = t.events;
+    const by = who(e.by);
+    const text = ((): string => {
+      switch (e.t) {
+        case 'locked':
+          return fmt(ev.locked, { by });
+        case 'unlocked':
+          return fmt(ev.unlocked, { by });
+        case 'ended':
+          return fmt(ev.ended, { by });
+        case 'facilitation':
+          return fmt(e.mode === 'hand' ? ev.hand : ev.share, { by, to: who(e.to) });
+        case 'removed':
+          return fmt(ev.removed, { by, who: who(e.who) });
+        case 'person-added':
+          return fmt(ev.added, { by, who: who(e.who) });
+        case 'reflecting-started':
+          return fmt(ev.reflectingStarted, { by });
+        case 'reflecting-ended':
+          return fmt(ev.reflectingEnded, { by });
+        case 'response-closed':
+          return fmt(e.responded ? ev.responded : ev.notResponded, { by });
+        case 'about':
+          return fmt(e.aboutMe ? ev.aboutSaid : ev.aboutUnsaid, { by });
+      }
+    })();
+    lines.push(`- *${time(e.at)}: ${text}*`);
   };
   for (const entry of record.timeline) {
     if (entry.kind === 'item') item(entry.item, 0);
@@ -283,12 +296,12 @@ export function exportMarkdown(meetingId: string, snap: RecordSnapshot, timeZone
 }
 
 /** A calendar file for the next meeting. Holds no health details: only "Network meeting". */
-export function nextMeetingIcs(next: NextMeeting, url: string): string | null {
+export function nextMeetingIcs(next: NextMeeting, url: string, lang: Lang = 'en'): string | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})$/.exec(next.when);
   if (!next.agreed || !m) return null;
   const [, y, mo, d, h, mi] = m.map(Number) as [number, number, number, number, number, number];
   const event: EventAttributes = {
-    title: 'Network meeting',
+    title: CATALOGS[lang].file.calendarTitle,
     start: [y, mo, d, h, mi],
     startInputType: 'local',
     startOutputType: 'local',

@@ -6,10 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CloseReason, ErrorCode } from '../../shared/errors.js';
-import { catalog as ar } from '../../client/i18n/ar.js';
-import { en } from '../../client/i18n/en.js';
-import { catalog as fi } from '../../client/i18n/fi.js';
-import { catalog as sv } from '../../client/i18n/sv.js';
+import { catalog as ar } from '../../shared/i18n/ar.js';
+import { en } from '../../shared/i18n/en.js';
+import { catalog as fi } from '../../shared/i18n/fi.js';
+import { catalog as sv } from '../../shared/i18n/sv.js';
 
 type Tree = { [key: string]: string | Tree };
 const LANGS = { fi, sv, ar } as Record<string, unknown>;

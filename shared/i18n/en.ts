@@ -3,7 +3,7 @@
  * short. `{name}` marks a person's own words put into a sentence (shown isolated, in <bdi>); `#`
  * in plural forms is the number. The other languages must have exactly these keys.
  */
-import type { CloseSentences, ErrorSentences } from './index.svelte.js';
+import type { CloseSentences, ErrorSentences } from './languages.js';
 import type { Forms } from './plural.js';
 
 const forms = (f: Forms): Forms => f;
@@ -603,6 +603,48 @@ export const en = {
     within: 'First meeting {time} after first contact — within the 24-hour aim.',
     over: 'First meeting {time} after first contact. The aim is to meet within 24 hours.',
     lessThanMinute: 'less than a minute',
+  },
+  /** The record as a text file (the Markdown export) and the calendar file: written by the server. */
+  file: {
+    title: 'Meeting record',
+    network: 'Network: {name}',
+    opened: 'Opened: {time}',
+    statusEnded: 'Status: ended (read-only)',
+    statusOpen: 'Status: open',
+    meetingId: 'Meeting id: {id}',
+    next: 'Next meeting',
+    notDiscussed: 'Not discussed yet.',
+    agreed: 'Agreed: {when}.',
+    agreedWhere: 'Agreed: {when}, {where}.',
+    timeNotSet: 'time not set',
+    who: 'Who: {who}',
+    notAgreed: 'Not agreed yet.',
+    willArrange: '{name} will arrange it.',
+    people: 'People',
+    aboutThem: 'this meeting is about them',
+    addedBy: 'added by {name}',
+    removed: '[removed from the meeting]',
+    record: 'Record',
+    intro:
+      'Every contribution is shown the same way, in the order the server received it. Whose words are whose is written on each.',
+    interpretationOf: 'Interpretation of the words of',
+    proposalBy: 'Proposal by',
+    differentFrom: 'A different view from',
+    answerFrom: 'Answer from',
+    writtenBy: 'written by {name}',
+    interpretedBy: 'interpreted by {name}',
+    scribed: { unconfirmed: 'not yet confirmed', confirmed: 'confirmed', corrected: 'corrected' },
+    duringReflecting: 'during a reflecting conversation',
+    responseToReflection: 'response to a reflection',
+    takenBack: 'taken back {time}',
+    earlier: 'Earlier words:',
+    decided: 'Decided',
+    notDecided: 'Not decided yet',
+    positionUnconfirmed: 'written by {name}, not yet confirmed',
+    position: '{person} {stance}',
+    stances: { agree: 'agrees', disagree: 'disagrees', unsure: 'is unsure', unstated: 'has not stated a position' },
+    notReceived: 'not yet received',
+    calendarTitle: 'Network meeting',
   },
 };
 
