@@ -95,4 +95,3 @@ export function closeText(code: CloseReasonCode | string): string {
   const c = i18n.t.closed as Record<string, string>;
   return (Object.hasOwn(c, code) ? c[code] : undefined) ?? i18n.t.errors.unknown;
 }
-
