@@ -164,6 +164,21 @@ export const JoinSchema = v.strictObject({
 });
 export type JoinInput = v.InferInput<typeof JoinSchema>;
 
+/** POST /api/meetings/:id/invitation — what the join page says before anyone types a name. */
+export const InvitationSchema = v.strictObject({
+  joinToken: v.pipe(v.string(), v.regex(ID_PATTERN)),
+});
+
+/** What a join link leads to: who opened the meeting, and whether it can still be joined. */
+export interface Invitation {
+  /** How the person who opened the meeting describes themself now ('' when erased or unnamed). */
+  openedBy: string;
+  openedAt: number;
+  networkName: string;
+  status: 'open' | 'ended';
+  locked: boolean;
+}
+
 /** POST /api/session — exchange a personal link's secret for a session cookie. */
 export const SessionSchema = v.strictObject({
   token: v.pipe(v.string(), v.regex(ID_PATTERN)),

@@ -5,6 +5,7 @@
 import type * as v from 'valibot';
 import {
   ErasureSchema,
+  InvitationSchema,
   JoinSchema,
   NetworkSchema,
   OpenMeetingSchema,
@@ -14,6 +15,7 @@ import {
   type AccessLogEntry,
   type Admission,
   type ErasureResult,
+  type Invitation,
   type MyMeeting,
   type NextMeetingOpened,
   type Revoked,
@@ -38,6 +40,7 @@ const route = <A, B extends v.GenericSchema | null = null>(
 export const ROUTES = {
   openMeeting: route<Admission, typeof OpenMeetingSchema>('POST', '/meetings', OpenMeetingSchema),
   join: route<Admission, typeof JoinSchema>('POST', '/meetings/:id/join', JoinSchema),
+  invitation: route<Invitation, typeof InvitationSchema>('POST', '/meetings/:id/invitation', InvitationSchema),
   session: route<{ meetingId: string; participantId: string }, typeof SessionSchema>('POST', '/session', SessionSchema),
   me: route<{ meetings: MyMeeting[] }>('GET', '/me'),
   revoke: route<Revoked, typeof PersonSchema>('POST', '/me/revoke', PersonSchema),

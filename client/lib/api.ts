@@ -71,6 +71,7 @@ export const api = {
   service: () => route('service'),
   open: (input: OpenMeetingInput = {}) => route('openMeeting', { body: input }),
   join: (meetingId: string, input: JoinInput) => route('join', { meetingId, body: input }),
+  invitation: (meetingId: string, joinToken: string) => route('invitation', { meetingId, body: { joinToken } }),
   session: (token: string) => route('session', { body: { token } }),
   /** My meetings: this browser's people, or (with `token`) one person's. Newest first. */
   me: (token?: string) => route('me', { opts: { token } }),

@@ -18,6 +18,7 @@ const byActor = (actor: ParticipantRecord) => actor.meetingId;
 /** The meeting each routed command is about, from its arguments. */
 const ROUTED: { readonly [K in Name]?: (...args: Parameters<CommandsApi[K]>) => string } = {
   join: (meetingId) => meetingId,
+  invitation: (meetingId) => meetingId,
   updateProfile: byActor,
   updateNetwork: byActor,
   openNext: byActor,

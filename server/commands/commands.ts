@@ -22,6 +22,7 @@ import type {
   EndInput,
   ErasureResult,
   FacilitationInput,
+  Invitation,
   JoinInput,
   LockInput,
   NextMeetingOpened,
@@ -180,6 +181,27 @@ export class Commands {
     if (record.aboutMe) m.act(record.id, { t: 'about', who: record.id, aboutMe: true });
     await m.flushed();
     return { meetingId, participantId: record.id, personalToken: token, joinToken: input.joinToken };
+  }
+
+  /**
+   * What the join page says before anyone types a name: who opened the meeting and whether it can
+   * still be joined. Only with the meeting's join link (else the one "no access").
+   */
+  async invitation(meetingId: string, joinToken: string): Promise<Invitation> {
+    const row = await this.#store.meeting(meetingId);
+    if (!row || row.erased || !sameHash(row.joinHash, hashToken(joinToken))) fail(ErrorCode.noAccess);
+    const m = await this.#meeting(meetingId);
+    const first = (await this.#store.participants(meetingId))
+      .filter((p) => !p.addedBy)
+      .sort((a, b) => a.joinedAt - b.joinedAt)[0];
+    const person = first ? m.people.get(first.id) : undefined;
+    return {
+      openedBy: person && !person.erased ? person.name || person.relation : '',
+      openedAt: row!.openedAt,
+      networkName: m.snapshot().state.network?.name ?? '',
+      status: m.status,
+      locked: m.locked,
+    };
   }
 
   /** Exchange a personal link's secret for this browser's session. */

@@ -176,6 +176,13 @@ export function apiRouter(deps: ApiDeps): express.Router {
     return remember(res, s, admission);
   });
 
+  on('invitation', joinLimit, async (req, _res, body) => {
+    const meetingId = String(req.params.id);
+    if (!isId(meetingId)) throw NO_ACCESS;
+    const { joinToken } = body as v.InferOutput<typeof ROUTES.invitation.body>;
+    return commands.invitation(meetingId, joinToken);
+  });
+
   on('session', joinLimit, async (req, res, body) => {
     const { token } = body as v.InferOutput<typeof ROUTES.session.body>;
     const s = session(req);

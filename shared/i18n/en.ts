@@ -79,6 +79,12 @@ export const en = {
     sharedNo: 'A copy of the meeting is kept on this phone, so your words are safe even without a connection.',
     joining: 'Joining…',
     join: 'Join the meeting',
+    openedBy: '{name} opened this meeting on {date}.',
+    openedAnon: 'This meeting was opened on {date}.',
+    network: 'Network: {name}',
+    ended:
+      'This meeting has ended, so you cannot join it any more. The person who invited you can tell you about the next meeting.',
+    locked: 'This meeting is closed to new people just now. Ask the facilitator to open it for you.',
   },
   nameFields: {
     name: 'Your name',

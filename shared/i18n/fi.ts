@@ -73,6 +73,12 @@ export const catalog = {
     sharedNo: 'Tapaamisesta pidetään kopio tässä puhelimessa, joten sanasi ovat tallessa ilman yhteyttäkin.',
     joining: 'Liitytään…',
     join: 'Liity tapaamiseen',
+    openedBy: '{name} avasi tämän tapaamisen. Avattu: {date}.',
+    openedAnon: 'Tämä tapaaminen avattiin {date}.',
+    network: 'Verkosto: {name}',
+    ended:
+      'Tämä tapaaminen on päättynyt, joten siihen ei voi enää liittyä. Sinut kutsunut ihminen voi kertoa seuraavasta tapaamisesta.',
+    locked: 'Tämä tapaaminen on nyt suljettu uusilta. Pyydä vetäjää avaamaan se sinulle.',
   },
   nameFields: {
     name: 'Nimesi',

@@ -72,6 +72,11 @@ export const catalog = {
     sharedNo: 'En kopia av mötet sparas på den här telefonen, så dina ord är säkra även utan anslutning.',
     joining: 'Går med…',
     join: 'Gå med i mötet',
+    openedBy: '{name} öppnade det här mötet {date}.',
+    openedAnon: 'Det här mötet öppnades {date}.',
+    network: 'Nätverk: {name}',
+    ended: 'Det här mötet är avslutat, så du kan inte gå med längre. Den som bjöd in dig kan berätta om nästa möte.',
+    locked: 'Det här mötet är stängt för nya deltagare just nu. Be samtalsledaren att öppna det för dig.',
   },
   nameFields: {
     name: 'Ditt namn',

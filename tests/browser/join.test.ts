@@ -1,0 +1,43 @@
+/**
+ * The join page, as someone with a join link on a phone (360 px) sees it: it says which meeting
+ * and who opened it, the name field is on the first screen, and someone arriving after the end
+ * is told so before typing anything.
+ */
+import type { Browser } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { connect, openMeeting, startServer, type TestServer } from '../helpers.js';
+import { accessible, launch, person, shot } from './browser.js';
+
+let server: TestServer;
+let browser: Browser;
+beforeAll(async () => {
+  [server, browser] = await Promise.all([startServer({ clientDir: 'dist' }), launch()]);
+});
+
+const AT_360 = { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true };
+
+describe('the join page', () => {
+  it('names who opened the meeting, keeps the name field on the first screen, and tells a late joiner it has ended', async () => {
+    const opened = await openMeeting(server, 'Maria Virtanen');
+    const link = `${server.url}/#/join/${opened.meetingId}/${opened.joinToken}`;
+    const { page } = await person(browser, server.url, AT_360);
+    await page.goto(link);
+    await page.getByText('Maria Virtanen opened this meeting on').waitFor();
+    const name = page.getByRole('textbox', { name: 'Your name' });
+    const box = (await name.boundingBox())!;
+    expect(box.y + box.height, 'the name field is on the first screen at 360 × 740').toBeLessThanOrEqual(740);
+    // What joining means is still read before the button.
+    const notice = (await page.getByRole('heading', { name: 'Before you join' }).boundingBox())!;
+    const button = (await page.getByRole('button', { name: 'Join the meeting' }).boundingBox())!;
+    expect(notice.y).toBeLessThan(button.y);
+    await accessible(page, 'join page (360 px)');
+
+    const facilitator = await connect(server, opened);
+    expect(await facilitator.request('meeting:end', { next: null })).toEqual({ ok: true });
+    await page.reload();
+    await page.getByText('This meeting has ended, so you cannot join it any more.').waitFor();
+    expect(await page.getByRole('textbox', { name: 'Your name' }).count()).toBe(0);
+    await shot(page, 'join-ended-360');
+    await accessible(page, 'join page of an ended meeting (360 px)');
+  }, 60_000);
+});
