@@ -145,6 +145,13 @@ export class MeetingConnection {
   /** Sync step 1s sent for one's own voice on this connection, and step 2 answers received. */
   #ownAsked = 0;
   #ownAnswered = 0;
+  /** Documents asked for on this connection whose answer (sync step 2) has not arrived yet. */
+  readonly #awaiting = new Set<string>();
+
+  /** Connected, and the server has answered for every document this device asked about. */
+  get synced(): boolean {
+    return this.status === 'connected' && this.#awaiting.size === 0;
+  }
   /** A reset of one's own voice under way: the old copy, and the answer that completes it. */
   #reset: { old: Y.Doc; awaiting: number } | null = null;
   /** Entries re-sent by the last reset (refused again, the first of them is kept as a draft). */
@@ -459,6 +466,7 @@ export class MeetingConnection {
   #askFor(id: string, doc: Y.Doc): void {
     if (!this.socket.connected) return;
     if (id === this.me) this.#ownAsked++;
+    this.#awaiting.add(id);
     this.#send(id, syncStep1(doc));
   }
 
@@ -565,6 +573,7 @@ export class MeetingConnection {
       this.#changed();
     } else {
       Y.applyUpdate(doc, msg.update, REMOTE);
+      if (msg.kind === 'step2' && this.#awaiting.delete(docId)) this.#changed();
       if (msg.kind === 'step2' && docId === this.me) {
         this.#ownAnswered++;
         if (this.#reset && this.#ownAnswered >= this.#reset.awaiting) this.#finishReset();
@@ -577,6 +586,8 @@ export class MeetingConnection {
     s.on('connect', () => {
       this.status = 'connected';
       this.connectError = null;
+      this.#awaiting.clear();
+      this.#awaiting.add(MEETING_DOC);
       this.#send(MEETING_DOC, syncStep1(this.meetingDoc));
       for (const [id, doc] of this.voices) this.#askFor(id, doc);
       // A reset under way completes with the answer on this connection.

@@ -99,6 +99,11 @@ export class RoomState {
     void this.#tick;
     return this.conn.storage;
   }
+  /** Connected, and everything the server had when this device asked has arrived. */
+  get synced(): boolean {
+    void this.#tick;
+    return this.conn.synced;
+  }
   get refusals() {
     void this.#tick;
     return this.conn.refusals;

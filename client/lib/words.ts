@@ -60,11 +60,13 @@ export function agreedTime(when: string): string {
 export function describeNext(next: NextMeeting | null): string {
   const n = i18n.t.next;
   if (!next) return n.none;
-  if (!next.agreed) return next.arranger ? fmt(n.notAgreedBy, { name: next.arranger }) : n.notAgreed;
+  // People's words inside the sentence keep their own direction (Unicode isolates: a <bdi> in text).
+  const own = (text: string) => `\u2068${text}\u2069`;
+  if (!next.agreed) return next.arranger ? fmt(n.notAgreedBy, { name: own(next.arranger) }) : n.notAgreed;
   const parts = [
     next.when && fmt(n.when, { when: agreedTime(next.when) }),
-    next.where && fmt(n.where, { where: next.where }),
-    next.who && fmt(n.who, { who: next.who }),
+    next.where && fmt(n.where, { where: own(next.where) }),
+    next.who && fmt(n.who, { who: own(next.who) }),
   ].filter((x): x is string => Boolean(x));
   return parts.length ? fmt(n.agreedWith, { parts: parts.join(n.separator) }) : n.agreed;
 }

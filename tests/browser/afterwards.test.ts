@@ -128,7 +128,9 @@ describe('closing a meeting, and the record afterwards', () => {
       await p.locator('#composer-text').waitFor({ state: 'detached' });
       const next = p.getByRole('region', { name: 'The next meeting' });
       await next
-        .getByText(/Next meeting agreed — when: Fri 4 December.* 10:00; where: At Anna’s home; who: Everyone here\./)
+        .getByText(
+          /Next meeting agreed — when: Fri 4 December.* 10:00; where: \u2068At Anna’s home\u2069; who: \u2068Everyone here\u2069\./,
+        )
         .waitFor();
       // The next meeting is at the top, above the record.
       const nextTop = (await next.boundingBox())?.y ?? Infinity;

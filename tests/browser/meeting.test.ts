@@ -280,7 +280,7 @@ describe('a whole meeting, every voice with the same standing', () => {
     await allSee(pages, 'Maria ended the meeting. The record can still be read.');
     for (const p of pages) {
       await p
-        .getByText(/Next meeting agreed — when: Fri 4 December.* 10:00; where: At Anna's home\./)
+        .getByText(/Next meeting agreed — when: Fri 4 December.* 10:00; where: \u2068At Anna's home\u2069\./)
         .first()
         .waitFor();
       await p.locator('#composer-text').waitFor({ state: 'detached' });
