@@ -29,6 +29,25 @@ describe('[S4] a refused change is given back, and the device carries on', () =>
     a.say('Before anything went wrong.');
     await until(() => texts(b).includes('Before anything went wrong.'), 'first words arrive');
     const clientBefore = a.voices.get(a.me!)!.clientID;
+    // Whenever the device says "saved", every word it holds to send is on the server: a reset
+    // under way (the old words waiting to be sent again) is never "saved".
+    const onServerNow = () =>
+      new Set(
+        server.app.meetings
+          .peek(opened.meetingId)!
+          .voiceDocs()
+          .get(a.me!)!
+          .getArray<{ text?: string }>(VOICE_LOG)
+          .toArray()
+          .map((e) => e.text),
+      );
+    const savedTooEarly: string[] = [];
+    const written: string[] = ['Before anything went wrong.'];
+    a.subscribe(() => {
+      if (!a.saved) return;
+      const there = onServerNow();
+      for (const t of written) if (!there.has(t)) savedTooEarly.push(t);
+    });
 
     // Over the size limit, written straight into the local document (the page would not let it through).
     const tooLong = 'x'.repeat(LIMITS.textChars + 1);
@@ -38,6 +57,7 @@ describe('[S4] a refused change is given back, and the device carries on', () =>
       .push([{ t: 'say', id: randomEntryId(), text: tooLong, at: Date.now() }]);
     // Written at once, before the refusal arrives: it depends on the refused change.
     a.say('Written right after.');
+    written.push('Written right after.');
     await until(() => given.length === 1, 'the refused words are given back');
     expect(given).toEqual([[tooLong]]);
     expect(a.refusals.map((r) => r.code)).toContain(Refusal.malformed);
@@ -75,6 +95,7 @@ describe('[S4] a refused change is given back, and the device carries on', () =>
     ).toEqual([...want].sort());
     await until(() => a.saved, 'saved');
     expect(given).toHaveLength(1);
+    expect(savedTooEarly, '"saved" while words were still waiting to be sent again').toEqual([]);
   });
 
   it('[S4] words written offline after a bad change arrive on reconnecting (the sync step 2 is refused whole)', async () => {

@@ -296,12 +296,17 @@ export class MeetingConnection {
   record(): RecordView {
     const logs = new Map<string, VoiceEntry[]>();
     for (const [id, doc] of this.voices) logs.set(id, doc.getArray<VoiceEntry>(VOICE_LOG).toArray());
+    // While one's own voice is being reset, one's words stay on the screen as they were until the
+    // server's copy has arrived and what it lacks is sent again (the fold skips invalid entries).
+    if (this.#reset && this.me) logs.set(this.me, this.#reset.old.getArray<VoiceEntry>(VOICE_LOG).toArray());
     return buildRecord({ order: this.order, events: this.events }, logs);
   }
 
   /** True when everything this participant wrote is durably stored on the server. */
   get saved(): boolean {
     if (!this.me) return true;
+    // A reset under way holds words that are sent again once the server's copy has arrived.
+    if (this.#reset) return false;
     const own = this.voices.get(this.me);
     return !own || covers(this.#savedSv, Y.decodeStateVector(Y.encodeStateVector(own)));
   }
