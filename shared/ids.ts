@@ -10,6 +10,20 @@ export const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 /** Short ids for entries inside one voice document (unique within that document). */
 export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{8,22}$/;
 
+/**
+ * A meeting's short code, read aloud in the room: ten digits (shown as 412 857 9036). It admits
+ * to the join page for a few hours after the meeting opened, and only while it is open; lookups
+ * are rate-limited per address and for the whole service, so guessing one is hopeless.
+ */
+export const CODE_PATTERN = /^\d{10}$/;
+/** How long a short code admits anyone after the meeting opened (ms). */
+export const CODE_LIFETIME_MS = 12 * 60 * 60 * 1000;
+
+/** Digits only ("412 857-9036" as typed or read out → "4128579036"). */
+export function normalCode(typed: string): string {
+  return typed.replace(/[\s\-.]/g, '');
+}
+
 /** The id of the meeting document that only the server writes. */
 export const MEETING_DOC = 'meeting';
 

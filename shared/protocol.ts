@@ -11,7 +11,7 @@
  * HTTP (JSON) opens meetings, joins them and exchanges personal links for a session cookie.
  */
 import * as v from 'valibot';
-import { ID_PATTERN } from './ids.js';
+import { CODE_PATTERN, ID_PATTERN } from './ids.js';
 import { LIMITS } from './limits.js';
 import type { ApiErrorCodeValue, CloseReasonCode, ControlErrorCode, RefusalCode } from './errors.js';
 
@@ -156,8 +156,14 @@ export const OpenMeetingSchema = v.strictObject({
 export type OpenMeetingInput = v.InferInput<typeof OpenMeetingSchema>;
 
 /** POST /api/meetings/:id/join */
+/** A join link's secret, or the meeting's short code (while it admits anyone). */
+const JoinSecret = v.pipe(
+  v.string(),
+  v.check((s) => ID_PATTERN.test(s) || CODE_PATTERN.test(s)),
+);
+
 export const JoinSchema = v.strictObject({
-  joinToken: v.pipe(v.string(), v.regex(ID_PATTERN)),
+  joinToken: JoinSecret,
   name: v.optional(Name, ''),
   relation: v.optional(Name, ''),
   aboutMe: v.optional(v.boolean(), false),
@@ -166,7 +172,12 @@ export type JoinInput = v.InferInput<typeof JoinSchema>;
 
 /** POST /api/meetings/:id/invitation — what the join page says before anyone types a name. */
 export const InvitationSchema = v.strictObject({
-  joinToken: v.pipe(v.string(), v.regex(ID_PATTERN)),
+  joinToken: JoinSecret,
+});
+
+/** POST /api/codes — which meeting a short code read aloud leads to. */
+export const CodeSchema = v.strictObject({
+  code: v.pipe(v.string(), v.regex(CODE_PATTERN)),
 });
 
 /** What a join link leads to: who opened the meeting, and whether it can still be joined. */
@@ -200,6 +211,8 @@ export interface Admission {
   personalToken: string;
   /** Secret of the meeting's join link: `/#/join/<meetingId>/<joinToken>` (given to participants). */
   joinToken: string;
+  /** The meeting's short code (ten digits), answered only to whoever opened the meeting. */
+  code?: string;
 }
 
 export interface MyMeeting {
@@ -239,6 +252,8 @@ export interface ErasureResult {
 export interface NextMeetingOpened {
   meetingId: string;
   joinToken: string;
+  /** The new meeting's short code (ten digits). */
+  code: string;
 }
 
 /** POST /api/me/revoke answers the new personal link's secret; the old one stops working at once. */

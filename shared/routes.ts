@@ -4,6 +4,7 @@
  */
 import type * as v from 'valibot';
 import {
+  CodeSchema,
   ErasureSchema,
   InvitationSchema,
   JoinSchema,
@@ -41,6 +42,7 @@ export const ROUTES = {
   openMeeting: route<Admission, typeof OpenMeetingSchema>('POST', '/meetings', OpenMeetingSchema),
   join: route<Admission, typeof JoinSchema>('POST', '/meetings/:id/join', JoinSchema),
   invitation: route<Invitation, typeof InvitationSchema>('POST', '/meetings/:id/invitation', InvitationSchema),
+  code: route<{ meetingId: string }, typeof CodeSchema>('POST', '/codes', CodeSchema),
   session: route<{ meetingId: string; participantId: string }, typeof SessionSchema>('POST', '/session', SessionSchema),
   me: route<{ meetings: MyMeeting[] }>('GET', '/me'),
   revoke: route<Revoked, typeof PersonSchema>('POST', '/me/revoke', PersonSchema),

@@ -224,6 +224,19 @@ export function storeContract(harness: StoreHarness): void {
         expect((await store.participantsByTokenHash(fac.tokenHash)).map((p) => p.id)).toEqual([fac.id]);
       });
 
+      it('a short code finds its meeting, is unique, and finds nothing else', async () => {
+        const { store } = await open();
+        const { net } = await seeded(store);
+        const coded = meeting(net.id, { codeHash: 'c'.repeat(64), codeUntil: 9_000 });
+        await store.transaction((tx) => tx.createMeeting(null, structuredClone(coded), []));
+        expect(await store.meetingByCode('c'.repeat(64))).toStrictEqual(coded);
+        expect(await store.meetingByCode('d'.repeat(64))).toBeUndefined();
+        const twin = meeting(net.id, { codeHash: 'c'.repeat(64), codeUntil: 9_000 });
+        await rejects(() => store.transaction((tx) => tx.createMeeting(null, twin, [])));
+        expect(await store.meeting(twin.id)).toBeUndefined();
+        expect((await store.meetingByCode('c'.repeat(64)))?.id).toBe(coded.id);
+      });
+
       it('records read back are copies: changing one changes nothing stored', async () => {
         const { store } = await open();
         const { m, fac } = await seeded(store);

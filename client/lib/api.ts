@@ -72,6 +72,8 @@ export const api = {
   open: (input: OpenMeetingInput = {}) => route('openMeeting', { body: input }),
   join: (meetingId: string, input: JoinInput) => route('join', { meetingId, body: input }),
   invitation: (meetingId: string, joinToken: string) => route('invitation', { meetingId, body: { joinToken } }),
+  /** Which meeting a short code leads to. */
+  code: (code: string) => route('code', { body: { code } }),
   session: (token: string) => route('session', { body: { token } }),
   /** My meetings: this browser's people, or (with `token`) one person's. Newest first. */
   me: (token?: string) => route('me', { opts: { token } }),

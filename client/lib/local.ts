@@ -6,10 +6,12 @@
  * (to show it again), and the personal links of people this device added who have no device of
  * their own (so they can confirm their words here, or later on their own phone).
  */
-import { isId } from '../../shared/ids.js';
+import { isId, CODE_PATTERN } from '../../shared/ids.js';
 
 export interface LocalMeeting {
   joinToken?: string;
+  /** The short code to read aloud (only on the device that opened the meeting). */
+  code?: string;
   personalToken?: string;
   participantId?: string;
   /** People added on this device: participant id → personal token. */
@@ -50,6 +52,7 @@ export function localMeeting(meetingId: string): LocalMeeting {
   const m = read<LocalMeeting>(`meeting:${meetingId}`) ?? {};
   const clean: LocalMeeting = {};
   if (isId(m.joinToken)) clean.joinToken = m.joinToken;
+  if (typeof m.code === 'string' && CODE_PATTERN.test(m.code)) clean.code = m.code;
   if (isId(m.personalToken)) clean.personalToken = m.personalToken;
   if (isId(m.participantId)) clean.participantId = m.participantId;
   if (typeof m.keepCopy === 'boolean') clean.keepCopy = m.keepCopy;

@@ -2,7 +2,7 @@
  * A tiny hash router. Hash routes keep meeting ids and link secrets out of server logs: the
  * part after `#` never leaves the browser.
  */
-import { isId } from '../../shared/ids.js';
+import { CODE_PATTERN, isId } from '../../shared/ids.js';
 
 /** What the room shows: the live record, the read-back before closing, or the replay afterwards. */
 export type RoomView = 'record' | 'read-back' | 'replay';
@@ -21,7 +21,8 @@ export function parseRoute(hash: string): Route {
   const [first, a, b] = parts;
   if (parts.length === 0) return { name: 'home' };
   if (first === 'share' && parts.length === 2 && isId(a)) return { name: 'share', meetingId: a };
-  if (first === 'join' && parts.length === 3 && isId(a) && isId(b)) return { name: 'join', meetingId: a, joinToken: b };
+  if (first === 'join' && parts.length === 3 && isId(a) && b && (isId(b) || CODE_PATTERN.test(b)))
+    return { name: 'join', meetingId: a, joinToken: b };
   if (first === 'me' && parts.length === 2 && isId(a)) return { name: 'personal', token: a };
   if (first === 'm' && parts.length === 2 && isId(a)) return { name: 'room', meetingId: a, view: 'record' };
   if (first === 'm' && parts.length === 3 && isId(a) && b && VIEWS.includes(b))
@@ -35,6 +36,8 @@ export const paths = {
   room: (meetingId: string, view: RoomView = 'record') =>
     view === 'record' ? `#/m/${meetingId}` : `#/m/${meetingId}/${view}`,
   personal: (token: string) => `#/me/${token}`,
+  /** The join page, from a join link's secret or a short code. */
+  join: (meetingId: string, secret: string) => `#/join/${meetingId}/${secret}`,
 };
 
 export class Router {

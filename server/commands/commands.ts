@@ -14,7 +14,8 @@
  *   document follows the rows at load.
  * Nothing is answered until everything it says is durable ("an ack means saved").
  */
-import { randomId } from '../../shared/ids.js';
+import { randomInt } from 'node:crypto';
+import { CODE_LIFETIME_MS, CODE_PATTERN, randomId } from '../../shared/ids.js';
 import { ErrorCode, type CloseReasonCode, type ErrorCode as Code } from '../../shared/errors.js';
 import type {
   AddPersonInput,
@@ -130,6 +131,28 @@ export class Commands {
     };
   }
 
+  /** Whether a join secret admits to this meeting: its join link's, or its short code while fresh. */
+  #admits(row: MeetingRecord | undefined, secret: string): row is MeetingRecord {
+    if (!row || row.erased) return false;
+    if (sameHash(row.joinHash, hashToken(secret))) return true;
+    return (
+      CODE_PATTERN.test(secret) &&
+      row.codeHash !== undefined &&
+      sameHash(row.codeHash, hashToken(secret)) &&
+      (row.codeUntil ?? 0) > this.#now()
+    );
+  }
+
+  /** A fresh short code for a new meeting (ten digits; another is drawn if one is in use). */
+  async #newCode(): Promise<{ code: string; codeHash: string; codeUntil: number }> {
+    for (;;) {
+      const code = String(randomInt(0, 1e10)).padStart(10, '0');
+      const codeHash = hashToken(code);
+      if (!(await this.#store.meetingByCode(codeHash)))
+        return { code, codeHash, codeUntil: this.#now() + CODE_LIFETIME_MS };
+    }
+  }
+
   // ── opening, joining, links ─────────────────────────────────────────────────────────
 
   async openMeeting(
@@ -141,6 +164,7 @@ export class Commands {
     const joinToken = randomId();
     const networkId = randomId();
     const { record, token } = this.#newParticipant(meetingId, { name: input.name, relation: input.relation });
+    const { code, codeHash, codeUntil } = await this.#newCode();
     await this.#store.transaction((tx) => {
       tx.createMeeting(
         { id: networkId, name: '', firstContactAt: Math.min(input.firstContactAt ?? now, now) },
@@ -150,6 +174,8 @@ export class Commands {
           previous: null,
           openedAt: now,
           joinHash: hashToken(joinToken),
+          codeHash,
+          codeUntil,
           status: 'open',
           locked: false,
           facilitators: [record.id],
@@ -158,7 +184,7 @@ export class Commands {
       );
       tx.addToSession(session.hash, record.tokenHash, now);
     });
-    return { meetingId, participantId: record.id, personalToken: token, joinToken };
+    return { meetingId, participantId: record.id, personalToken: token, joinToken, code };
   }
 
   /**
@@ -168,7 +194,7 @@ export class Commands {
    */
   async join(meetingId: string, input: Required<JoinInput>, session: SessionRef): Promise<Admission> {
     const row = await this.#store.meeting(meetingId);
-    if (!row || row.erased || !sameHash(row.joinHash, hashToken(input.joinToken))) fail(ErrorCode.noAccess);
+    if (!this.#admits(row, input.joinToken)) fail(ErrorCode.noAccess);
     const m = await this.#meeting(meetingId);
     if (m.status !== 'open') fail(ErrorCode.meetingEnded);
     if (m.locked) fail(ErrorCode.locked);
@@ -189,7 +215,7 @@ export class Commands {
    */
   async invitation(meetingId: string, joinToken: string): Promise<Invitation> {
     const row = await this.#store.meeting(meetingId);
-    if (!row || row.erased || !sameHash(row.joinHash, hashToken(joinToken))) fail(ErrorCode.noAccess);
+    if (!this.#admits(row, joinToken)) return fail(ErrorCode.noAccess);
     const m = await this.#meeting(meetingId);
     const first = (await this.#store.participants(meetingId))
       .filter((p) => !p.addedBy)
@@ -197,11 +223,18 @@ export class Commands {
     const person = first ? m.people.get(first.id) : undefined;
     return {
       openedBy: person && !person.erased ? person.name || person.relation : '',
-      openedAt: row!.openedAt,
+      openedAt: row.openedAt,
       networkName: m.snapshot().state.network?.name ?? '',
       status: m.status,
       locked: m.locked,
     };
+  }
+
+  /** Which meeting a short code read aloud leads to (only while it admits anyone). */
+  async resolveCode(code: string): Promise<{ meetingId: string }> {
+    const row = await this.#store.meetingByCode(hashToken(code));
+    if (!this.#admits(row, code) || row.status !== 'open') return fail(ErrorCode.noAccess);
+    return { meetingId: row.id };
   }
 
   /** Exchange a personal link's secret for this browser's session. */
@@ -315,19 +348,22 @@ export class Commands {
         return copy;
       });
     const facilitator = people.find((x) => x.tokenHash === actor.tokenHash) ?? fail(ErrorCode.noAccess);
+    const { code, codeHash, codeUntil } = await this.#newCode();
     const next: MeetingRecord = {
       id: meetingId,
       networkId: row.networkId,
       previous: row.id,
       openedAt: now,
       joinHash: hashToken(joinToken),
+      codeHash,
+      codeUntil,
       status: 'open',
       locked: false,
       facilitators: [facilitator.id],
     };
     await this.#store.transaction((tx) => tx.createMeeting(null, next, people));
     await this.deps.meetings.refreshContext(row.id);
-    return { meetingId, joinToken };
+    return { meetingId, joinToken, code };
   }
 
   /** The record as it stands now, as plain data (exports). */

@@ -183,6 +183,22 @@ export function apiRouter(deps: ApiDeps): express.Router {
     return commands.invitation(meetingId, joinToken);
   });
 
+  // Short codes: per address (the join limit), and for the whole service, so that guessing from
+  // many addresses at once is hopeless too: past 300 unknown codes in a minute, none is looked up.
+  let codeMisses = { minute: 0, count: 0 };
+  on('code', joinLimit, async (_req, _res, body) => {
+    const minute = Math.floor(clock.now() / 60_000);
+    if (codeMisses.minute !== minute) codeMisses = { minute, count: 0 };
+    if (codeMisses.count >= 300) throw new HttpError(ErrorCode.rateLimited);
+    const { code } = body as v.InferOutput<typeof ROUTES.code.body>;
+    try {
+      return await commands.resolveCode(code);
+    } catch (e) {
+      codeMisses.count++;
+      throw e;
+    }
+  });
+
   on('session', joinLimit, async (req, res, body) => {
     const { token } = body as v.InferOutput<typeof ROUTES.session.body>;
     const s = session(req);

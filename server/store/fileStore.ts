@@ -163,6 +163,7 @@ export class FileStore implements Store {
   readonly #nets = new Map<string, NetworkFile>();
   readonly #shards = new Map<string, SessionFile>();
   readonly #meetingNet = new Map<string, string>();
+  readonly #byCode = new Map<string, string>();
   readonly #participantNet = new Map<string, string>();
   readonly #byToken = new Map<string, Set<string>>();
   readonly #logs = new Map<string, UpdateLog>();
@@ -241,10 +242,14 @@ export class FileStore implements Store {
 
   #reindex(): void {
     this.#meetingNet.clear();
+    this.#byCode.clear();
     this.#participantNet.clear();
     this.#byToken.clear();
     for (const [key, net] of this.#nets) {
-      for (const id of Object.keys(net.meetings)) this.#meetingNet.set(id, key);
+      for (const [id, m] of Object.entries(net.meetings)) {
+        this.#meetingNet.set(id, key);
+        if (m.codeHash) this.#byCode.set(m.codeHash, id);
+      }
       for (const p of Object.values(net.participants)) {
         this.#participantNet.set(p.id, key);
         this.#indexToken(p);
@@ -401,11 +406,14 @@ export class FileStore implements Store {
     }
     const net = this.#net(meeting.networkId);
     if (this.#meetingNet.has(meeting.id)) throw new Error('meeting exists');
+    if (meeting.codeHash && this.#byCode.has(meeting.codeHash)) throw new Error('short code taken');
     net.meetings[meeting.id] = copy(meeting);
     this.#meetingNet.set(meeting.id, meeting.networkId);
+    if (meeting.codeHash) this.#byCode.set(meeting.codeHash, meeting.id);
     undo.push(() => {
       delete net.meetings[meeting.id];
       this.#meetingNet.delete(meeting.id);
+      if (meeting.codeHash) this.#byCode.delete(meeting.codeHash);
     });
     dirty.add(`n:${meeting.networkId}`);
     for (const p of participants) this.#addParticipant(undo, dirty, p);
@@ -544,6 +552,11 @@ export class FileStore implements Store {
     const key = this.#meetingNet.get(id);
     const n = key === undefined ? undefined : this.#nets.get(key);
     return copy(n && get(n.meetings, id));
+  }
+
+  async meetingByCode(codeHash: string): Promise<MeetingRecord | undefined> {
+    const id = this.#byCode.get(codeHash);
+    return id === undefined ? undefined : this.meeting(id);
   }
 
   async participant(id: string): Promise<ParticipantRecord | undefined> {

@@ -97,6 +97,15 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'short codes',
+    sql: `
+      -- The short code that can be read aloud (hashed), and until when it admits anyone.
+      ALTER TABLE meetings ADD COLUMN code_hash text, ADD COLUMN code_until bigint;
+      CREATE UNIQUE INDEX meetings_by_code ON meetings (code_hash) WHERE code_hash IS NOT NULL;
+    `,
+  },
 ];
 
 /** A stable advisory-lock key for this schema's migrations. */

@@ -65,6 +65,8 @@ interface MeetingRow {
   status: 'open' | 'ended';
   locked: boolean;
   facilitators: string[];
+  code_hash: string | null;
+  code_until: number | null;
 }
 
 interface ParticipantRow {
@@ -81,7 +83,8 @@ interface ParticipantRow {
   erased: boolean | null;
 }
 
-const MEETING_COLS = 'id, network_id, previous, opened_at, ended_at, erased, join_hash, status, locked, facilitators';
+const MEETING_COLS =
+  'id, network_id, previous, opened_at, ended_at, erased, join_hash, status, locked, facilitators, code_hash, code_until';
 const PARTICIPANT_COLS =
   'id, meeting_id, token_hash, name, relation, about_me, joined_at, revoked, removed, added_by, erased';
 
@@ -97,6 +100,8 @@ function meetingOf(r: MeetingRow): MeetingRecord {
     status: r.status,
     locked: r.locked,
     facilitators: r.facilitators,
+    ...(r.code_hash !== null ? { codeHash: r.code_hash } : {}),
+    ...(r.code_until !== null ? { codeUntil: r.code_until } : {}),
   };
 }
 
@@ -170,7 +175,7 @@ function insertParticipant(p: ParticipantRecord): Query {
 
 function insertMeeting(m: MeetingRecord): Query {
   return {
-    text: `INSERT INTO meetings (${MEETING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    text: `INSERT INTO meetings (${MEETING_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
     values: [
       m.id,
       m.networkId,
@@ -182,6 +187,8 @@ function insertMeeting(m: MeetingRecord): Query {
       m.status,
       m.locked,
       [...m.facilitators],
+      m.codeHash ?? null,
+      m.codeUntil ?? null,
     ],
   };
 }
@@ -336,6 +343,11 @@ export class PgStore implements Store {
 
   async #all<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
     return (await this.#pool.query<R>(text, values)).rows;
+  }
+
+  async meetingByCode(codeHash: string): Promise<MeetingRecord | undefined> {
+    const r = await this.#one<MeetingRow>(`SELECT ${MEETING_COLS} FROM meetings WHERE code_hash = $1`, [codeHash]);
+    return r && meetingOf(r);
   }
 
   async meeting(id: string): Promise<MeetingRecord | undefined> {

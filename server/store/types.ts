@@ -25,6 +25,12 @@ export interface MeetingRecord {
   erased?: boolean;
   /** sha256 of the join link's secret. */
   joinHash: string;
+  /**
+   * sha256 of the short code that can be read aloud in the room (ten digits), and until when it
+   * admits anyone (ms since the epoch): a second way to the join page, only for a while.
+   */
+  codeHash?: string;
+  codeUntil?: number;
   status: 'open' | 'ended';
   locked: boolean;
   /** Participant ids who facilitate. */
@@ -90,6 +96,8 @@ export interface DocUpdate {
 /** Reads of the relational records (meetings, networks, participants, sessions, access log). */
 export interface RecordReader {
   meeting(id: string): Promise<MeetingRecord | undefined>;
+  /** The meeting whose short code has this hash (whether or not it still admits anyone). */
+  meetingByCode(codeHash: string): Promise<MeetingRecord | undefined>;
   network(id: string): Promise<NetworkRecord | undefined>;
   /** A network's meetings, oldest first. */
   meetingsOfNetwork(networkId: string): Promise<MeetingRecord[]>;

@@ -391,6 +391,10 @@ export const en = {
     open: 'Open a meeting',
     hint: 'No account and no forms. You get a link to give to everyone who takes part.',
     mine: 'My meetings',
+    codeHeading: 'Have a code?',
+    codeLabel: 'The code you were given (ten digits)',
+    codeJoin: 'Go to the meeting',
+    codeUnknown: 'There is no open meeting with this code. Check the digits, or ask for the link.',
   },
   share: {
     heading: 'Your meeting is open',
@@ -403,6 +407,8 @@ export const en = {
     sharedNo: 'A copy of the meeting is kept on this phone, so words are safe even without a connection.',
     going: 'Going in…',
     ownLink: 'Your own link',
+    codeIntro: 'Or read out this code:',
+    codeHint: 'On {site}, people choose “Have a code?” and type it. It works for 12 hours, while the meeting is open.',
   },
   personal: {
     heading: 'My meetings',

@@ -390,6 +390,10 @@ export const catalog = {
     open: 'Avaa tapaaminen',
     hint: 'Ei tiliä eikä lomakkeita. Saat linkin, jonka annat kaikille mukana oleville.',
     mine: 'Tapaamiseni',
+    codeHeading: 'Onko sinulla koodi?',
+    codeLabel: 'Saamasi koodi (kymmenen numeroa)',
+    codeJoin: 'Mene tapaamiseen',
+    codeUnknown: 'Tällä koodilla ei ole avointa tapaamista. Tarkista numerot tai pyydä linkki.',
   },
   share: {
     heading: 'Tapaamisesi on auki',
@@ -402,6 +406,9 @@ export const catalog = {
     sharedNo: 'Tapaamisesta pidetään kopio tässä puhelimessa, joten sanat ovat tallessa ilman yhteyttäkin.',
     going: 'Siirrytään…',
     ownLink: 'Oma linkkisi',
+    codeIntro: 'Tai lue ääneen tämä koodi:',
+    codeHint:
+      'Osoitteessa {site} valitaan ”Onko sinulla koodi?” ja kirjoitetaan koodi. Se toimii 12 tuntia, kun tapaaminen on auki.',
   },
   personal: {
     heading: 'Tapaamiseni',

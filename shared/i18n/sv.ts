@@ -385,6 +385,10 @@ export const catalog = {
     open: 'Öppna ett möte',
     hint: 'Inget konto och inga formulär. Du får en länk att ge till alla som är med.',
     mine: 'Mina möten',
+    codeHeading: 'Har du en kod?',
+    codeLabel: 'Koden du fick (tio siffror)',
+    codeJoin: 'Gå till mötet',
+    codeUnknown: 'Det finns inget öppet möte med den här koden. Kontrollera siffrorna, eller be om länken.',
   },
   share: {
     heading: 'Ditt möte är öppet',
@@ -397,6 +401,9 @@ export const catalog = {
     sharedNo: 'En kopia av mötet sparas på den här telefonen, så orden är säkra även utan anslutning.',
     going: 'Går in…',
     ownLink: 'Din egen länk',
+    codeIntro: 'Eller läs upp den här koden:',
+    codeHint:
+      'På {site} väljer man ”Har du en kod?” och skriver in den. Den fungerar i 12 timmar, medan mötet är öppet.',
   },
   personal: {
     heading: 'Mina möten',

@@ -6,7 +6,7 @@
 import type { Browser } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connect, openMeeting, startServer, type TestServer } from '../helpers.js';
-import { accessible, launch, person, shot } from './browser.js';
+import { accessible, connected, launch, person, shot } from './browser.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -39,5 +39,28 @@ describe('the join page', () => {
     expect(await page.getByRole('textbox', { name: 'Your name' }).count()).toBe(0);
     await shot(page, 'join-ended-360');
     await accessible(page, 'join page of an ended meeting (360 px)');
+  }, 60_000);
+
+  it('a short code read aloud leads from the home page to the join page, and in', async () => {
+    const { page: opener } = await person(browser, server.url, AT_360);
+    await opener.goto(server.url);
+    await opener.getByRole('button', { name: 'Open a meeting' }).click();
+    await opener.getByRole('heading', { name: 'Your meeting is open' }).waitFor();
+    const spoken = (await opener.locator('strong.code').textContent())!;
+    expect(spoken).toMatch(/^\d{3} \d{3} \d{4}$/);
+    await shot(opener, 'share-code-360');
+
+    const { page } = await person(browser, server.url, AT_360);
+    await page.goto(server.url);
+    await page.getByRole('textbox', { name: /The code you were given/ }).fill('000 000 0000');
+    await page.getByRole('button', { name: 'Go to the meeting' }).click();
+    await page.getByText('There is no open meeting with this code.').waitFor();
+    await accessible(page, 'home page with the code form and its error (360 px)');
+    await page.getByRole('textbox', { name: /The code you were given/ }).fill(spoken);
+    await page.getByRole('button', { name: 'Go to the meeting' }).click();
+    await page.getByRole('heading', { name: 'Join a meeting' }).waitFor();
+    await page.getByRole('textbox', { name: 'Your name' }).fill('Anna');
+    await page.getByRole('button', { name: 'Join the meeting' }).click();
+    await connected(page);
   }, 60_000);
 });
