@@ -61,7 +61,10 @@ export type RelayRequest = {
   socketId: string;
 };
 export type RelayMessage =
-  { t: 'y'; socketId: string; seq: number; doc: string; msg: string } | { t: 'detach'; socketId: string };
+  | { t: 'y'; socketId: string; seq: number; doc: string; msg: string }
+  /** The relayed connection has joined the meeting's rooms: who is here is said again, to all. */
+  | { t: 'joined'; socketId: string }
+  | { t: 'detach'; socketId: string };
 type AttachAnswer = Attached | { refused: ConnectErrorCode } | { notOwner: true };
 
 export type LiveServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -310,6 +313,13 @@ export function attachLive(
     },
     message(msg) {
       if (msg.t === 'detach') return detach(msg.socketId);
+      if (msg.t === 'joined') {
+        // Said when the relay's socket had not yet joined the room: said again now that it has.
+        const r = remotes.get(msg.socketId);
+        const meeting = r && meetings.peek(r.meetingId);
+        if (meeting) meeting.port.presence(meeting.here());
+        return;
+      }
       const r = remotes.get(msg.socketId);
       const meeting = r && meetings.peek(r.meetingId);
       if (!r || !meeting || msg.seq !== r.seq + 1) {
@@ -360,6 +370,7 @@ export function attachLive(
     if (hello.storageFailing) socket.emit('storage', 'failing');
     let seq = 0;
     if (owner) {
+      bus?.send(owner, { t: 'joined', socketId: socket.id } satisfies RelayMessage);
       const entry = relayed.get(meetingId);
       if (entry && entry.owner === owner) entry.sockets.add(socket);
       else {
