@@ -50,6 +50,11 @@ export interface Welcome {
   protocol: number;
   meetingId: string;
   participantId: string;
+  /**
+   * Every document of the meeting (`meeting` and each voice), when the handshake said what it
+   * `have`s: the server sends the state of each one not listed, in the `batch` that follows.
+   */
+  docs?: string[];
 }
 
 export interface ServerToClientEvents {
@@ -143,6 +148,14 @@ export const HandshakeSchema = v.strictObject({
    * several); the most recent one when omitted.
    */
   participantId: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN))),
+  /**
+   * The documents this device already holds something of. When given, the server sends the whole
+   * state of every other document of the meeting right after `welcome` (one `batch`), so a
+   * newcomer is synced without asking: it asks (sync step 1) only for the documents it listed.
+   */
+  have: v.optional(
+    v.pipe(v.array(v.union([v.literal('meeting'), v.pipe(v.string(), v.regex(ID_PATTERN))])), v.maxLength(5000)),
+  ),
 });
 export type Handshake = v.InferOutput<typeof HandshakeSchema>;
 

@@ -148,6 +148,9 @@ export class PolyphonyClient implements BenchClient {
       conn.socket.io.on('open', hook);
     }
     if (probe) {
+      conn.socket.on('connect', () => {
+        probe.connectedAt ??= performance.now();
+      });
       conn.socket.onAnyOutgoing((event: string, doc: unknown, message: unknown) => {
         if (event === 'y' && typeof doc === 'string' && syncKindB64(message) === 'step1') probe.sent1(doc);
       });

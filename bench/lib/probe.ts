@@ -14,6 +14,12 @@ export class SyncProbe {
   /** First sync step 2 received for each document. */
   readonly step2At = new Map<string, number>();
   syncedAt: number | null = null;
+  /**
+   * When the connection was accepted (Socket.IO `connect`): for a document the server sends by
+   * itself (the handshake said the device does not hold it) no step 1 is sent, and its step 2 is
+   * counted from here.
+   */
+  connectedAt: number | null = null;
   /** WebSocket payload bytes and messages received since the start (every frame of this socket). */
   bytes = 0;
   frames = 0;
@@ -65,9 +71,9 @@ export class SyncProbe {
    */
   serverMs(): number {
     const spans: Array<[number, number]> = [];
-    for (const [doc, t1] of this.step1Sent) {
-      const t2 = this.step2At.get(doc);
-      if (t2 !== undefined && t2 >= t1) spans.push([t1, t2]);
+    for (const [doc, t2] of this.step2At) {
+      const t1 = this.step1Sent.get(doc) ?? this.connectedAt;
+      if (t1 !== null && t2 >= t1) spans.push([t1, t2]);
     }
     spans.sort((a, b) => a[0] - b[0]);
     let total = 0;

@@ -39,6 +39,8 @@ import { DamagedError, type ParticipantRecord, type Store } from '../store/types
 export interface SocketData {
   meetingId: string;
   participantId: string;
+  /** The documents the device said it holds (`have`), if it said so. */
+  have?: string[];
   /** Several instances: the instance that serves the meeting, when it is not this one (a relay). */
   owner?: string;
   /** What the owner answered when this connection was attached to it. */
@@ -48,6 +50,9 @@ export interface SocketData {
 /** The owner's answer to a relay attaching a connection: what a local connection gets at once. */
 export interface Attached {
   greeting: Array<[string, string]>;
+  /** With `have`: every document's id, and the state of those the device does not hold. */
+  docs?: string[];
+  pushed?: Array<[string, string]>;
   saved: string | null;
   storageFailing: boolean;
 }
@@ -59,6 +64,7 @@ export type RelayRequest = {
   participantId: string;
   tokenHash: string;
   socketId: string;
+  have?: string[];
 };
 export type RelayMessage =
   | { t: 'y'; socketId: string; seq: number; doc: string; msg: string }
@@ -220,6 +226,7 @@ export function attachLive(
             participantId: participant.id,
             tokenHash: participant.tokenHash,
             socketId: socket.id,
+            ...(auth.have ? { have: auth.have } : {}),
           } satisfies RelayRequest,
           5000,
         )) as AttachAnswer;
@@ -234,7 +241,11 @@ export function attachLive(
       if (!meeting || !fresh || fresh.revoked || fresh.tokenHash !== participant.tokenHash) {
         return next(connectError(ConnectError.noAccess));
       }
-      socket.data = { meetingId: auth.meetingId, participantId: participant.id };
+      socket.data = {
+        meetingId: auth.meetingId,
+        participantId: participant.id,
+        ...(auth.have ? { have: auth.have } : {}),
+      };
       next();
     } catch (e) {
       if (!(e instanceof DamagedError || e instanceof NotOwner || e instanceof BusTimeout))
@@ -244,7 +255,7 @@ export function attachLive(
   });
 
   /** Greet a connection served here, and note its opening of an ended record. */
-  const greetHere = (meeting: Meeting, socketId: string, participantId: string): Attached => {
+  const greetHere = (meeting: Meeting, socketId: string, participantId: string, have?: string[]): Attached => {
     meeting.connect(socketId, participantId);
     if (meeting.status === 'ended' && meeting.firstOpening(participantId)) {
       // Reading a record afterwards is logged for the network to see (once per half hour, not
@@ -255,8 +266,13 @@ export function attachLive(
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
     }
     const sv = meeting.durableStateVector(participantId);
+    const greeting = meeting.greeting(participantId).map(([doc, msg]): [string, string] => [doc, toBase64(msg)]);
+    const push = have ? meeting.pushFor(new Set(have)) : null;
     return {
-      greeting: meeting.greeting(participantId).map(([doc, msg]) => [doc, toBase64(msg)]),
+      greeting,
+      ...(push
+        ? { docs: push.docs, pushed: push.pushed.map(([doc, msg]): [string, string] => [doc, toBase64(msg)]) }
+        : {}),
       saved: sv ? toBase64(sv) : null,
       storageFailing: meeting.storageFailing,
     };
@@ -309,7 +325,7 @@ export function attachLive(
         return { refused: ConnectError.noAccess } satisfies AttachAnswer;
       }
       remotes.set(req.socketId, { meetingId: req.meetingId, participantId: req.participantId, from, seq: 0 });
-      return greetHere(meeting, req.socketId, req.participantId) satisfies AttachAnswer;
+      return greetHere(meeting, req.socketId, req.participantId, req.have) satisfies AttachAnswer;
     },
     message(msg) {
       if (msg.t === 'detach') return detach(msg.socketId);
@@ -356,16 +372,23 @@ export function attachLive(
   };
 
   io.on('connection', (socket: LiveSocket) => {
-    const { meetingId, participantId, owner, attached } = socket.data;
+    const { meetingId, participantId, owner, attached, have } = socket.data;
     const meeting = owner ? undefined : meetings.peek(meetingId);
     if (!owner && !meeting) {
       socket.disconnect(true);
       return;
     }
     void socket.join([meetingRoom(meetingId), participantRoom(participantId)]);
-    const hello = meeting ? greetHere(meeting, socket.id, participantId) : attached!;
-    socket.emit('welcome', { protocol: PROTOCOL_VERSION, meetingId, participantId });
+    const hello = meeting ? greetHere(meeting, socket.id, participantId, have) : attached!;
+    socket.emit('welcome', {
+      protocol: PROTOCOL_VERSION,
+      meetingId,
+      participantId,
+      ...(hello.docs ? { docs: hello.docs } : {}),
+    });
     for (const [doc, msg] of hello.greeting) socket.emit('y', doc, msg);
+    // Everything the device does not hold yet, in one frame: synced without a round trip.
+    if (hello.pushed && hello.pushed.length > 0) socket.emit('batch', hello.pushed);
     if (hello.saved) socket.emit('saved', participantId, hello.saved);
     if (hello.storageFailing) socket.emit('storage', 'failing');
     let seq = 0;

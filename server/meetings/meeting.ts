@@ -62,6 +62,9 @@ export interface MeetingPort {
 
 export type Received = { ok: true; reply?: Uint8Array } | { ok: false; problem: Problem };
 
+/** The state vector of an empty document: what a device that holds nothing of it has. */
+const EMPTY_STATE_VECTOR = new Uint8Array([0]);
+
 /** Logs longer than this many records are compacted into one record per document on load. */
 const COMPACT_AFTER = 500;
 
@@ -408,6 +411,19 @@ export class Meeting {
     out.push([MEETING_DOC, syncStep1(this.meetingDoc)]);
     out.push(...this.#presence.snapshot());
     return out;
+  }
+  /**
+   * The whole state of every document this device does not hold (as sync step 2s: cached, made
+   * once per change), so that it is synced without asking; and the ids of every document.
+   */
+  pushFor(have: ReadonlySet<string>): { docs: string[]; pushed: Array<[string, Uint8Array]> } {
+    const docs = [MEETING_DOC, ...this.#voices.keys()];
+    const pushed: Array<[string, Uint8Array]> = [];
+    for (const id of docs) {
+      if (have.has(id)) continue;
+      pushed.push([id, this.#step2(id, this.#doc(id)!, EMPTY_STATE_VECTOR)]);
+    }
+    return { docs, pushed };
   }
 
   /** The durably stored state vector of a document. */

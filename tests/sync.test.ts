@@ -1,0 +1,66 @@
+/**
+ * One round trip fewer to synced (issue 11): a device says in its handshake which documents it
+ * already holds (`have`); the server sends the whole state of every other one right after
+ * `welcome`, in one frame, so a newcomer asks for nothing. A device that holds documents asks for
+ * exactly those (sync step 1), as before.
+ */
+import { describe, expect, it } from 'vitest';
+import { MeetingConnection } from '../client/lib/connection.js';
+import { decodeYMessage, fromBase64 } from '../shared/wire.js';
+import type { Admission } from '../shared/protocol.js';
+import { connect, converged, join, joinAs, openMeeting, startServer, until, onCleanup } from './helpers.js';
+
+function counted(server: { url: string }, a: Admission) {
+  const c = new MeetingConnection({
+    url: server.url,
+    meetingId: a.meetingId,
+    token: a.personalToken,
+    socket: { forceNew: true, transports: ['websocket'] },
+  });
+  onCleanup(() => c.close());
+  const asked: string[] = [];
+  const batches: number[] = [];
+  c.socket.onAnyOutgoing((event: string, doc: unknown, message: unknown) => {
+    if (event !== 'y' || typeof message !== 'string') return;
+    if (decodeYMessage(fromBase64(message)).kind === 'step1') asked.push(String(doc));
+  });
+  c.socket.on('batch', (messages: Array<[string, string]>) => batches.push(messages.length));
+  return { c, asked, batches };
+}
+
+describe('synced in one round trip', () => {
+  it('a newcomer asks for nothing: every document arrives in one frame after welcome', async () => {
+    const server = await startServer();
+    const opened = await openMeeting(server, 'Maria');
+    const fac = await connect(server, opened);
+    const people = [fac];
+    for (let i = 0; i < 4; i++) people.push(await joinAs(server, opened, `Person ${i}`));
+    people.forEach((p, i) => p.say(`words of ${i}`));
+    await until(() => converged(people) && people.every((p) => p.saved), 'written and saved');
+
+    const newcomer = counted(server, await join(server, opened, 'Newcomer'));
+    await until(() => newcomer.c.synced, 'newcomer synced');
+    expect(newcomer.asked, 'no sync step 1 from a device that holds nothing').toEqual([]);
+    // One frame with the meeting document and all six voices (five writers and the newcomer's own).
+    expect(newcomer.batches[0]).toBe(7);
+    for (let i = 0; i < 5; i++)
+      expect(newcomer.c.log(people[i]!.me!).map((e) => (e.t === 'say' ? e.text : ''))).toEqual([`words of ${i}`]);
+    await until(() => converged([...people, newcomer.c]), 'everyone converged');
+
+    // Reconnecting, it holds the others' documents: it asks for each of them; only its own (still
+    // empty) voice comes by itself.
+    newcomer.asked.length = 0;
+    newcomer.batches.length = 0;
+    newcomer.c.socket.disconnect();
+    newcomer.c.socket.connect();
+    await until(() => newcomer.c.synced && newcomer.asked.length >= 6, 'reconnected and synced');
+    expect(new Set(newcomer.asked)).toEqual(new Set(['meeting', ...people.map((p) => p.me!)]));
+    expect(newcomer.batches.filter((n) => n > 1)).toEqual([]);
+    // Words written meanwhile by others still arrive.
+    fac.say('after the reconnection');
+    await until(
+      () => newcomer.c.log(fac.me!).some((e) => e.t === 'say' && e.text === 'after the reconnection'),
+      'live words',
+    );
+  });
+});
