@@ -334,6 +334,8 @@ describe('several instances under faults', () => {
   async function steadyWriting(
     c: Awaited<ReturnType<typeof cluster>>,
     during: (writers: Writer[]) => Promise<void>,
+    /** Connect through the proxy (any instance) instead of each writer to one instance. */
+    viaProxy = false,
   ): Promise<{ fresh: MeetingConnection; writers: Writer[] }> {
     const first = c.nodes[0]!.child;
     const opened = await openMeeting({ url: first.url }, 'Facilitator');
@@ -342,7 +344,7 @@ describe('several instances under faults', () => {
     const reader = await join({ url: first.url }, opened, 'Reader');
     const writers: Writer[] = admissions.map((admission, i) => ({
       admission,
-      conn: device(c.nodes[i % c.nodes.length]!.child.url, admission),
+      conn: device(viaProxy ? c.proxy.url : c.nodes[i % c.nodes.length]!.child.url, admission),
       tag: `w${i}`,
       written: [],
       acked: 0,
@@ -366,7 +368,7 @@ describe('several instances under faults', () => {
       writing = false;
       for (const w of writers) if (w.timer) clearTimeout(w.timer);
     }
-    const fresh = device(first.url, reader);
+    const fresh = device(viaProxy ? c.proxy.url : first.url, reader);
     await connected(fresh, 40_000);
     await until(
       () =>
@@ -457,6 +459,42 @@ describe('several instances under faults', () => {
       } finally {
         await c.close();
         await db.stop();
+      }
+    },
+  );
+
+  it(
+    'SIGTERM drains the owner: it hands the meeting over at once, and nothing is lost',
+    { timeout: 120_000 },
+    async () => {
+      const c = await cluster(2, { LEASE_MS: '60000' });
+      try {
+        let exit: unknown = null;
+        let movedTo: string | undefined;
+        const { writers, fresh } = await steadyWriting(
+          c,
+          async (writers) => {
+            await sleep(800);
+            const owner = await c.owner(writers[0]!.admission.meetingId);
+            expect(owner).toBeDefined();
+            exit = await owner!.child.kill('SIGTERM');
+            // With a lease of a minute, only the release at shutdown lets the other take over now.
+            await until(() => writers.every((w) => w.conn.status === 'connected'), 'everyone back', 20_000);
+            movedTo = (await c.owner(writers[0]!.admission.meetingId))?.name;
+            expect(movedTo).not.toBe(owner!.name);
+            await sleep(800);
+          },
+          true,
+        );
+        expect(exit).toEqual({ code: 0, signal: null });
+        const total = writers.reduce((n, w) => n + w.written.length, 0);
+        console.log(
+          `[cluster] SIGTERM of the owner: exit 0, the meeting moved to ${movedTo}; ${total} edits, all saved, converged`,
+        );
+        fresh.close();
+        for (const w of writers) w.conn.close();
+      } finally {
+        await c.close();
       }
     },
   );
