@@ -321,6 +321,13 @@ export class PgStore implements Store {
   async #inTransaction(body: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     const client = await this.#pool.connect();
     let broken: Error | undefined;
+    // A connection the database drops while it is checked out (a restart, an admin shutdown)
+    // also emits 'error' on the client: without a listener that would end the process. The
+    // query in flight rejects on its own; the connection is discarded on release.
+    const lost = (e: Error) => {
+      broken ??= e;
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       try {
@@ -333,6 +340,7 @@ export class PgStore implements Store {
         throw e;
       }
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }

@@ -30,7 +30,10 @@ import {
   seedFrom,
   sleep,
   spawnServer,
+  steadyWriters,
+  countOf,
   type Child,
+  type Writer,
 } from './util.js';
 
 const LEASE_MS = 2000;
@@ -113,21 +116,6 @@ async function cluster(
   return { nodes, proxy, owner, stored, start, close };
 }
 
-function countOf(list: readonly string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const x of list) m.set(x, (m.get(x) ?? 0) + 1);
-  return m;
-}
-
-interface Writer {
-  admission: Admission;
-  conn: MeetingConnection;
-  tag: string;
-  written: string[];
-  acked: number;
-  timer: NodeJS.Timeout | null;
-}
-
 const marksOf = (c: MeetingConnection) => c.order.map((mk) => `${mk.v}/${mk.id}`);
 
 describe('several instances under faults', () => {
@@ -145,45 +133,12 @@ describe('several instances under faults', () => {
       for (let i = 1; i < 20; i++) admissions.push(await join(c.proxy, opened, `Person ${i}`));
       const reader = await join(c.proxy, opened, 'Reader');
       const meetingId = opened.meetingId;
-      const writers: Writer[] = admissions.map((admission, i) => ({
-        admission,
-        conn: device(c.proxy.url, admission),
-        tag: `w${i}`,
-        written: [],
-        acked: 0,
-        timer: null,
-      }));
+      const {
+        writers,
+        start: startWriting,
+        stop: stopWriting,
+      } = steadyWriters(admissions, c.proxy.url, () => 60 + Math.floor(rand() * 160), `-${seed}`);
       await Promise.all(writers.map((w) => connected(w.conn)));
-      for (const w of writers) {
-        w.conn.subscribe(() => {
-          if (w.conn.me && w.conn.saved) w.acked = Math.max(w.acked, w.written.length);
-        });
-      }
-      let writing = false;
-      const schedule = (w: Writer) => {
-        w.timer = setTimeout(
-          () => {
-            w.timer = null;
-            if (!writing) return;
-            const marker = `${w.tag}-${w.written.length}-${seed}`;
-            w.conn.say(marker);
-            w.written.push(marker);
-            schedule(w);
-          },
-          60 + Math.floor(rand() * 160),
-        );
-      };
-      const startWriting = () => {
-        writing = true;
-        for (const w of writers) if (!w.timer) schedule(w);
-      };
-      const stopWriting = () => {
-        writing = false;
-        for (const w of writers) {
-          if (w.timer) clearTimeout(w.timer);
-          w.timer = null;
-        }
-      };
       const stats = { kills: 0, ownerKills: 0, checkedInDb: 0, inFlight: 0, lost: 0, duplicated: 0, fullChecks: 0 };
       const problems: string[] = [];
 
@@ -342,31 +297,18 @@ describe('several instances under faults', () => {
     const admissions = [opened];
     for (let i = 1; i < 6; i++) admissions.push(await join({ url: first.url }, opened, `Person ${i}`));
     const reader = await join({ url: first.url }, opened, 'Reader');
-    const writers: Writer[] = admissions.map((admission, i) => ({
-      admission,
-      conn: device(viaProxy ? c.proxy.url : c.nodes[i % c.nodes.length]!.child.url, admission),
-      tag: `w${i}`,
-      written: [],
-      acked: 0,
-      timer: null,
-    }));
+    // Each writer on one instance in turn (or any, through the proxy).
+    const { writers, start, stop } = steadyWriters(
+      admissions,
+      (i) => (viaProxy ? c.proxy.url : c.nodes[i % c.nodes.length]!.child.url),
+      () => 80,
+    );
     await Promise.all(writers.map((w) => connected(w.conn)));
-    let writing = true;
-    const tick = (w: Writer) => {
-      w.timer = setTimeout(() => {
-        if (!writing) return;
-        const marker = `${w.tag}-${w.written.length}`;
-        w.conn.say(marker);
-        w.written.push(marker);
-        tick(w);
-      }, 80);
-    };
-    for (const w of writers) tick(w);
+    start();
     try {
       await during(writers);
     } finally {
-      writing = false;
-      for (const w of writers) if (w.timer) clearTimeout(w.timer);
+      stop();
     }
     const fresh = device(viaProxy ? c.proxy.url : first.url, reader);
     await connected(fresh, 40_000);
@@ -391,6 +333,11 @@ describe('several instances under faults', () => {
     return { fresh, writers };
   }
 
+  /** No instance died on the way (an unhandled error from Redis or PostgreSQL would end one). */
+  function allAlive(c: Awaited<ReturnType<typeof cluster>>): void {
+    for (const n of c.nodes) expect(n.child.alive(), `${n.name} died:\n${n.child.output().slice(-1500)}`).toBe(true);
+  }
+
   it('Redis restarts mid-meeting: nothing is lost, everyone converges after', { timeout: 120_000 }, async () => {
     const redis = (await startRedis())!;
     const c = await cluster(2, {}, { redisUrl: redis.url });
@@ -403,6 +350,7 @@ describe('several instances under faults', () => {
         await sleep(1500);
       });
       const total = writers.reduce((n, w) => n + w.written.length, 0);
+      allAlive(c);
       console.log(
         `[cluster] Redis killed for 2.5 s and restarted: ${total} edits written over it, all saved, converged`,
       );
@@ -444,6 +392,7 @@ describe('several instances under faults', () => {
           `[cluster] PostgreSQL down for 4 s: "saved" shown ${savedWhileDown} times for words written while it was down; ` +
             `${told} of ${writers.length} writers told (storage failing or offline); after it returned all saved and converged`,
         );
+        allAlive(c);
         expect(savedWhileDown).toBe(0);
         expect(told).toBe(writers.length);
         const stored = await c.stored(writers[0]!.admission.meetingId);

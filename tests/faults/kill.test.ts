@@ -15,6 +15,7 @@ import type { Admission } from '../../shared/protocol.js';
 import { join, openMeeting, tempDir, until } from '../helpers.js';
 import {
   connected,
+  countOf,
   device,
   prng,
   readLog,
@@ -23,25 +24,10 @@ import {
   seedFrom,
   sleep,
   spawnServer,
+  steadyWriters,
   voicesConverged,
   type Child,
 } from './util.js';
-
-interface Writer {
-  admission: Admission;
-  conn: MeetingConnection;
-  tag: string;
-  written: string[];
-  /** How many of `written` (a prefix) were acknowledged as saved. */
-  acked: number;
-  timer: NodeJS.Timeout | null;
-}
-
-function countOf(list: readonly string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const x of list) m.set(x, (m.get(x) ?? 0) + 1);
-  return m;
-}
 
 describe('kill -9 at seeded moments, 20 participants writing steadily', () => {
   it(
@@ -63,47 +49,13 @@ describe('kill -9 at seeded moments, 20 participants writing steadily', () => {
       const reader = await join(child, opened, 'Reader');
       const meetingId = opened.meetingId;
 
-      const writers: Writer[] = admissions.map((admission, i) => ({
-        admission,
-        conn: device(child.url, admission),
-        tag: `w${i}`,
-        written: [],
-        acked: 0,
-        timer: null,
-      }));
+      const {
+        writers,
+        start: startWriting,
+        stop: stopWriting,
+      } = steadyWriters(admissions, child.url, () => 40 + Math.floor(rand() * 120), `-${seed}`);
       await Promise.all(writers.map((w) => connected(w.conn)));
-      for (const w of writers) {
-        w.conn.subscribe(() => {
-          if (w.conn.me && w.conn.saved) w.acked = Math.max(w.acked, w.written.length);
-        });
-      }
       const voices = writers.map((w) => w.admission.participantId);
-
-      let writing = false;
-      const schedule = (w: Writer) => {
-        w.timer = setTimeout(
-          () => {
-            w.timer = null;
-            if (!writing) return;
-            const marker = `${w.tag}-${w.written.length}-${seed}`;
-            w.conn.say(marker);
-            w.written.push(marker);
-            schedule(w);
-          },
-          40 + Math.floor(rand() * 120),
-        );
-      };
-      const startWriting = () => {
-        writing = true;
-        for (const w of writers) if (!w.timer) schedule(w);
-      };
-      const stopWriting = () => {
-        writing = false;
-        for (const w of writers) {
-          if (w.timer) clearTimeout(w.timer);
-          w.timer = null;
-        }
-      };
 
       const stats = {
         killPoints: 0,

@@ -137,3 +137,71 @@ export async function run(cmd: string, args: readonly string[]): Promise<{ code:
     p.once('exit', (code) => resolve({ code, out }));
   });
 }
+
+/** How many times each value occurs. */
+export function countOf(list: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const x of list) m.set(x, (m.get(x) ?? 0) + 1);
+  return m;
+}
+
+/** A participant writing unique markers; `acked` counts those shown as saved (a prefix of `written`). */
+export interface Writer {
+  admission: Admission;
+  conn: MeetingConnection;
+  tag: string;
+  written: string[];
+  acked: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/**
+ * Participants who write markers (`<tag>-<n><suffix>`) steadily, each after `pause()` ms, on
+ * devices connected to `url` (or `url(i)` for the i-th). A marker counts as acknowledged once its
+ * writer's device showed "saved" at any moment after writing it.
+ */
+export function steadyWriters(
+  admissions: readonly Admission[],
+  url: string | ((i: number) => string),
+  pause: () => number,
+  suffix = '',
+): { writers: Writer[]; start(): void; stop(): void } {
+  const writers: Writer[] = admissions.map((admission, i) => ({
+    admission,
+    conn: device(typeof url === 'string' ? url : url(i), admission),
+    tag: `w${i}`,
+    written: [],
+    acked: 0,
+    timer: null,
+  }));
+  for (const w of writers) {
+    w.conn.subscribe(() => {
+      if (w.conn.me && w.conn.saved) w.acked = Math.max(w.acked, w.written.length);
+    });
+  }
+  let writing = false;
+  const schedule = (w: Writer) => {
+    w.timer = setTimeout(() => {
+      w.timer = null;
+      if (!writing) return;
+      const marker = `${w.tag}-${w.written.length}${suffix}`;
+      w.conn.say(marker);
+      w.written.push(marker);
+      schedule(w);
+    }, pause());
+  };
+  return {
+    writers,
+    start() {
+      writing = true;
+      for (const w of writers) if (!w.timer) schedule(w);
+    },
+    stop() {
+      writing = false;
+      for (const w of writers) {
+        if (w.timer) clearTimeout(w.timer);
+        w.timer = null;
+      }
+    },
+  };
+}
