@@ -87,14 +87,14 @@ export class Leases implements Placement {
   }
 
   /** The owners of several meetings at once (relays check that theirs have not moved). */
-  async owners(meetingIds: readonly string[]): Promise<Map<string, { owner: string; token: number } | null>> {
-    const out = new Map<string, { owner: string; token: number } | null>(meetingIds.map((id) => [id, null]));
+  async locateAll(meetingIds: readonly string[]): Promise<Map<string, 'here' | string>> {
+    const out = new Map<string, 'here' | string>(meetingIds.map((id) => [id, 'here']));
     if (meetingIds.length === 0) return out;
-    const { rows } = await this.pool.query<{ meeting_id: string; owner: string; token: number }>(
-      'SELECT meeting_id, owner, token FROM meeting_leases WHERE meeting_id = ANY($1) AND expires_at > now()',
+    const { rows } = await this.pool.query<{ meeting_id: string; owner: string }>(
+      'SELECT meeting_id, owner FROM meeting_leases WHERE meeting_id = ANY($1) AND expires_at > now()',
       [meetingIds],
     );
-    for (const r of rows) out.set(r.meeting_id, { owner: r.owner, token: r.token });
+    for (const r of rows) if (r.owner !== this.instance) out.set(r.meeting_id, r.owner);
     return out;
   }
 

@@ -358,9 +358,11 @@ export function attachLive(
       }
     },
     async check() {
-      // Relayed connections whose meeting moved (its owner died, stalled or shut down) reconnect.
-      for (const [meetingId, entry] of relayed) {
-        const where = placement ? await placement.locate(meetingId).catch(() => entry.owner) : entry.owner;
+      // Relayed connections whose meeting moved (its owner died, stalled or shut down) reconnect:
+      // one question to the database for all of them (none when it cannot answer).
+      const owners = placement ? await placement.locateAll([...relayed.keys()]).catch(() => null) : null;
+      for (const [meetingId, entry] of [...relayed]) {
+        const where = owners?.get(meetingId) ?? entry.owner;
         if (where !== entry.owner || (bus && !bus.alive(entry.owner))) restartRelayed(meetingId);
       }
       // Connections relayed by an instance that is gone are gone too.
