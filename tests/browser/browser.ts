@@ -51,8 +51,10 @@ export async function person(
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ locale: 'en-GB', timezoneId: 'Europe/Helsinki', ...options });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
-  // Every wait names what it waited for when it fails, well before the test's own timeout.
-  context.setDefaultTimeout(10_000);
+  // Every wait names what it waited for when it fails, well before the test's own timeout. CI runs
+  // several browser files at once on two cores (and the suite twice): a word that reaches every
+  // page in a second here may take many seconds there, so each wait allows 20 s.
+  context.setDefaultTimeout(20_000);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
