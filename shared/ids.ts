@@ -13,7 +13,7 @@ export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{8,22}$/;
 /**
  * A meeting's short code, read aloud in the room: ten digits (shown as 412 857 9036). It admits
  * to the join page for a few hours after the meeting opened, and only while it is open; lookups
- * are rate-limited per address and for the whole service, so guessing one is hopeless.
+ * are rate-limited per address and, on each instance, for everyone at once, so guessing one is hopeless.
  */
 export const CODE_PATTERN = /^\d{10}$/;
 /** How long a short code admits anyone after the meeting opened (ms). */

@@ -224,7 +224,7 @@ export class Commands {
     return {
       openedBy: person && !person.erased ? person.name || person.relation : '',
       openedAt: row.openedAt,
-      networkName: m.snapshot().state.network?.name ?? '',
+      networkName: (await this.#store.network(row.networkId))?.name ?? '',
       status: m.status,
       locked: m.locked,
     };

@@ -183,8 +183,8 @@ export function apiRouter(deps: ApiDeps): express.Router {
     return commands.invitation(meetingId, joinToken);
   });
 
-  // Short codes: per address (the join limit), and for the whole service, so that guessing from
-  // many addresses at once is hopeless too: past 300 unknown codes in a minute, none is looked up.
+  // Short codes: per address (the join limit), and for everyone on this instance, so that guessing
+  // from many addresses at once is hopeless too: past 300 unknown codes in a minute, none is looked up.
   let codeMisses = { minute: 0, count: 0 };
   on('code', joinLimit, async (_req, _res, body) => {
     const minute = Math.floor(clock.now() / 60_000);
