@@ -201,6 +201,8 @@ export interface Invitation {
   networkName: string;
   status: 'open' | 'ended';
   locked: boolean;
+  /** Asked with the short code: until when it lets people in (ms). */
+  codeUntil?: number;
 }
 
 /** POST /api/session — exchange a personal link's secret for a session cookie. */
@@ -216,16 +218,27 @@ export const ProfileSchema = v.strictObject({
 });
 export type ProfileInput = v.InferInput<typeof ProfileSchema>;
 
-/** What opening or joining answers. Links carry their secret in the URL fragment. */
+/** What joining answers. Links carry their secret in the URL fragment. */
 export interface Admission {
   meetingId: string;
   participantId: string;
   /** Secret of this person's personal link: `/#/me/<personalToken>`. */
   personalToken: string;
-  /** Secret of the meeting's join link: `/#/join/<meetingId>/<joinToken>` (given to participants). */
-  joinToken: string;
-  /** The meeting's short code (ten digits), answered only to whoever opened the meeting. */
+  /**
+   * Secret of the meeting's join link: `/#/join/<meetingId>/<joinToken>`, to invite others with.
+   * Absent for someone who came in with the short code (the server keeps only the link's hash).
+   */
+  joinToken?: string;
+  /** The short code, for someone who came in with it, and until when it lets people in (ms). */
   code?: string;
+  codeUntil?: number;
+}
+
+/** What opening a meeting answers: the join link and the short code to read aloud, to the opener only. */
+export interface Opened extends Admission {
+  joinToken: string;
+  code: string;
+  codeUntil: number;
 }
 
 export interface MyMeeting {
@@ -265,8 +278,9 @@ export interface ErasureResult {
 export interface NextMeetingOpened {
   meetingId: string;
   joinToken: string;
-  /** The new meeting's short code (ten digits). */
+  /** The new meeting's short code (ten digits), and until when it lets people in. */
   code: string;
+  codeUntil: number;
 }
 
 /** POST /api/me/revoke answers the new personal link's secret; the old one stops working at once. */

@@ -15,6 +15,7 @@ import {
   SessionSchema,
   type AccessLogEntry,
   type Admission,
+  type Opened,
   type ErasureResult,
   type Invitation,
   type MyMeeting,
@@ -39,7 +40,7 @@ const route = <A, B extends v.GenericSchema | null = null>(
 ): Route<B, A> => ({ method, path, body });
 
 export const ROUTES = {
-  openMeeting: route<Admission, typeof OpenMeetingSchema>('POST', '/meetings', OpenMeetingSchema),
+  openMeeting: route<Opened, typeof OpenMeetingSchema>('POST', '/meetings', OpenMeetingSchema),
   join: route<Admission, typeof JoinSchema>('POST', '/meetings/:id/join', JoinSchema),
   invitation: route<Invitation, typeof InvitationSchema>('POST', '/meetings/:id/invitation', InvitationSchema),
   code: route<{ meetingId: string }, typeof CodeSchema>('POST', '/codes', CodeSchema),

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CODE_LIFETIME_MS } from '../shared/ids.js';
-import type { Admission } from '../shared/protocol.js';
+import type { Admission, Invitation, Opened } from '../shared/protocol.js';
 import { api, connect, startServer } from './helpers.js';
 
 /** The server's clock, moved only when told. */
@@ -19,8 +19,8 @@ function testClock() {
   };
 }
 
-async function open(url: string): Promise<Admission> {
-  const r = await api<Admission>(`${url}/api/meetings`, 'POST', { name: 'Maria', relation: 'psychologist' });
+async function open(url: string): Promise<Opened> {
+  const r = await api<Opened>(`${url}/api/meetings`, 'POST', { name: 'Maria', relation: 'psychologist' });
   expect(r.status).toBe(201);
   return r.body;
 }
@@ -36,14 +36,36 @@ describe('short codes', () => {
     const invitation = await api(`${server.url}/api/meetings/${opened.meetingId}/invitation`, 'POST', {
       joinToken: opened.code,
     });
-    expect(invitation).toMatchObject({ status: 200, body: { openedBy: 'Maria', status: 'open' } });
+    expect(invitation).toMatchObject({
+      status: 200,
+      body: { openedBy: 'Maria', status: 'open', codeUntil: opened.codeUntil },
+    });
+    expect(opened.codeUntil).toBe(clock.now() + CODE_LIFETIME_MS);
     const joined = await api<Admission>(`${server.url}/api/meetings/${opened.meetingId}/join`, 'POST', {
       joinToken: opened.code,
       name: 'Anna',
       relation: 'daughter',
     });
     expect(joined.status).toBe(201);
-    expect(joined.body.code, 'only the opener is given the code').toBeUndefined();
+    // Who came in with the code is given back that code and when it stops working, never the
+    // join link's secret (the server keeps only its hash) nor the code as if it were a link.
+    expect(joined.body.code).toBe(opened.code);
+    expect(joined.body.codeUntil).toBe(opened.codeUntil);
+    expect(joined.body.joinToken).toBeUndefined();
+    const byLink = await api<Admission>(`${server.url}/api/meetings/${opened.meetingId}/join`, 'POST', {
+      joinToken: opened.joinToken,
+      name: 'Pekka',
+    });
+    expect(byLink.body.joinToken).toBe(opened.joinToken);
+    expect(byLink.body.code, 'the code is given only to the opener and to who came in with it').toBeUndefined();
+    const byLinkInvitation = await api<Invitation>(
+      `${server.url}/api/meetings/${opened.meetingId}/invitation`,
+      'POST',
+      {
+        joinToken: opened.joinToken,
+      },
+    );
+    expect(byLinkInvitation.body.codeUntil).toBeUndefined();
 
     // Unknown, malformed, another meeting's: the same answers as for a bad join link.
     const other = await open(server.url);

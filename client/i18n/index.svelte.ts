@@ -10,6 +10,7 @@
 import type { CloseReasonCode } from '../../shared/errors.js';
 import { en, type Catalog } from '../../shared/i18n/en.js';
 import { LANGUAGES, isLang, type Lang } from '../../shared/i18n/languages.js';
+import { fmt as fill, type Vars } from '../../shared/i18n/text.js';
 
 export type { Catalog, Lang };
 export { LANGUAGES };
@@ -78,6 +79,11 @@ class Language {
 }
 
 export const i18n = new Language();
+
+/** A catalog sentence with its values put in (numbers in the interface language's digits). */
+export function fmt(template: string, vars: Vars = {}): string {
+  return fill(template, vars, i18n.locale);
+}
 
 /** The active catalog (for plain TypeScript outside components). */
 export function t(): Catalog {

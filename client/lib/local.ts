@@ -10,8 +10,9 @@ import { isId, CODE_PATTERN } from '../../shared/ids.js';
 
 export interface LocalMeeting {
   joinToken?: string;
-  /** The short code to read aloud (only on the device that opened the meeting). */
+  /** The short code to read aloud (on the device that opened the meeting, or came in with it), and until when it works. */
   code?: string;
+  codeUntil?: number;
   personalToken?: string;
   participantId?: string;
   /** People added on this device: participant id → personal token. */
@@ -53,6 +54,7 @@ export function localMeeting(meetingId: string): LocalMeeting {
   const clean: LocalMeeting = {};
   if (isId(m.joinToken)) clean.joinToken = m.joinToken;
   if (typeof m.code === 'string' && CODE_PATTERN.test(m.code)) clean.code = m.code;
+  if (typeof m.codeUntil === 'number' && Number.isFinite(m.codeUntil)) clean.codeUntil = m.codeUntil;
   if (isId(m.personalToken)) clean.personalToken = m.personalToken;
   if (isId(m.participantId)) clean.participantId = m.participantId;
   if (typeof m.keepCopy === 'boolean') clean.keepCopy = m.keepCopy;

@@ -1,7 +1,7 @@
 /** Interface words that depend on the record: plain, short, the same for everyone. */
 import type { MeetingEvent, NetworkInfo, NextMeeting, Stance } from '../../shared/record.js';
-import { i18n } from '../i18n/index.svelte.js';
-import { fmt, type Vars } from '../../shared/i18n/text.js';
+import { i18n, fmt } from '../i18n/index.svelte.js';
+import type { Vars } from '../../shared/i18n/text.js';
 import { dayAndTime, duration } from './time.js';
 
 export const STANCE_VALUES: readonly Stance[] = ['agree', 'disagree', 'unsure', 'unstated'];

@@ -15,11 +15,12 @@
  * Nothing is answered until everything it says is durable ("an ack means saved").
  */
 import { randomInt } from 'node:crypto';
-import { CODE_LIFETIME_MS, CODE_PATTERN, randomId } from '../../shared/ids.js';
+import { CODE_LIFETIME_MS, CODE_PATTERN, isId, randomId } from '../../shared/ids.js';
 import { ErrorCode, type CloseReasonCode, type ErrorCode as Code } from '../../shared/errors.js';
 import type {
   AddPersonInput,
   Admission,
+  Opened,
   EndInput,
   ErasureResult,
   FacilitationInput,
@@ -158,7 +159,7 @@ export class Commands {
   async openMeeting(
     input: Required<Pick<OpenMeetingInput, 'name' | 'relation'>> & OpenMeetingInput,
     session: SessionRef,
-  ): Promise<Admission> {
+  ): Promise<Opened> {
     const now = this.#now();
     const meetingId = randomId();
     const joinToken = randomId();
@@ -184,7 +185,7 @@ export class Commands {
       );
       tx.addToSession(session.hash, record.tokenHash, now);
     });
-    return { meetingId, participantId: record.id, personalToken: token, joinToken, code };
+    return { meetingId, participantId: record.id, personalToken: token, joinToken, code, codeUntil };
   }
 
   /**
@@ -194,7 +195,7 @@ export class Commands {
    */
   async join(meetingId: string, input: Required<JoinInput>, session: SessionRef): Promise<Admission> {
     const row = await this.#store.meeting(meetingId);
-    if (!this.#admits(row, input.joinToken)) fail(ErrorCode.noAccess);
+    if (!this.#admits(row, input.joinToken)) return fail(ErrorCode.noAccess);
     const m = await this.#meeting(meetingId);
     if (m.status !== 'open') fail(ErrorCode.meetingEnded);
     if (m.locked) fail(ErrorCode.locked);
@@ -206,7 +207,12 @@ export class Commands {
     m.setPerson(record);
     if (record.aboutMe) m.act(record.id, { t: 'about', who: record.id, aboutMe: true });
     await m.flushed();
-    return { meetingId, participantId: record.id, personalToken: token, joinToken: input.joinToken };
+    const admission = { meetingId, participantId: record.id, personalToken: token };
+    // Someone who came in with the short code gets it back, not as a link: the link's secret is
+    // kept only as a hash, and a code stops letting people in after CODE_LIFETIME_MS.
+    return isId(input.joinToken)
+      ? { ...admission, joinToken: input.joinToken }
+      : { ...admission, code: input.joinToken, codeUntil: row.codeUntil ?? 0 };
   }
 
   /**
@@ -227,6 +233,7 @@ export class Commands {
       networkName: (await this.#store.network(row.networkId))?.name ?? '',
       status: m.status,
       locked: m.locked,
+      ...(isId(joinToken) ? {} : { codeUntil: row.codeUntil ?? 0 }),
     };
   }
 
@@ -363,7 +370,7 @@ export class Commands {
     };
     await this.#store.transaction((tx) => tx.createMeeting(null, next, people));
     await this.deps.meetings.refreshContext(row.id);
-    return { meetingId, joinToken, code };
+    return { meetingId, joinToken, code, codeUntil };
   }
 
   /** The record as it stands now, as plain data (exports). */

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { CloseReason, ErrorCode } from '../../shared/errors.js';
 import { catalog as ar } from '../../shared/i18n/ar.js';
 import { en } from '../../shared/i18n/en.js';
+import { fmt } from '../../shared/i18n/text.js';
 import { catalog as fi } from '../../shared/i18n/fi.js';
 import { catalog as sv } from '../../shared/i18n/sv.js';
 
@@ -59,5 +60,20 @@ describe('the message catalog', () => {
   it('has a sentence for every code the server can send', () => {
     for (const code of Object.values(ErrorCode)) expect(en.errors[code], code).toBeTruthy();
     for (const code of Object.values(CloseReason)) expect(en.closed[code], code).toBeTruthy();
+  });
+
+  it('puts numbers into sentences in each language’s own way, and people’s words as they are', () => {
+    const step = fi.replay.stepAt;
+    expect(fmt(step, { n: 1234, steps: 20000, time: '12.05', what: '2 000' }, 'fi-FI')).toBe(
+      fi.replay.stepAt
+        .replace('{n}', '1\u00a0234')
+        .replace('{steps}', '20\u00a0000')
+        .replace('{time}', '12.05')
+        .replace('{what}', '2 000'),
+    );
+    expect(fmt('{n}', { n: 1234 }, 'en-GB')).toBe('1,234');
+    expect(fmt('{n}', { n: 1234 }, 'sv-SE')).toBe('1\u00a0234');
+    // A person's words that look like a number are still their words.
+    expect(fmt('{name}', { name: '1234' }, 'fi-FI')).toBe('1234');
   });
 });

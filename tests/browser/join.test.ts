@@ -6,7 +6,7 @@
 import type { Browser } from 'playwright-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { connect, openMeeting, startServer, type TestServer } from '../helpers.js';
-import { accessible, connected, launch, person, shot } from './browser.js';
+import { accessible, connected, launch, more, person, shot } from './browser.js';
 
 let server: TestServer;
 let browser: Browser;
@@ -62,5 +62,11 @@ describe('the join page', () => {
     await page.getByRole('textbox', { name: 'Your name' }).fill('Anna');
     await page.getByRole('button', { name: 'Join the meeting' }).click();
     await connected(page);
+    // In the room, the code is what this person can invite with: never the code posing as a link.
+    const sheet = await more(page);
+    await sheet.getByRole('button', { name: 'Invite someone' }).click();
+    expect(await sheet.locator('strong.code').textContent()).toBe(spoken);
+    expect(await sheet.getByRole('button', { name: 'Copy link' }).count(), 'no join link to copy').toBe(0);
+    await accessible(page, 'invite panel of someone who came in with the code (360 px)');
   }, 60_000);
 });
