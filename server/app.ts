@@ -10,6 +10,7 @@ import helmet from 'helmet';
 import { Server } from 'socket.io';
 import { LIMITS } from '../shared/limits.js';
 import { CloseReason } from '../shared/errors.js';
+import { parser } from '../shared/wire.js';
 import type { Config } from './config.js';
 import { randomUUID } from 'node:crypto';
 import { jsonLog, systemClock, type Clock, type Log } from './context.js';
@@ -135,6 +136,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const http = createServer(app);
   const io: LiveServer = new Server(http, {
+    parser,
     maxHttpBufferSize: LIMITS.packetBytes,
     serveClient: false,
     // No connection-state recovery: every reconnection passes the handshake's checks again.

@@ -1,11 +1,11 @@
 /**
  * The wire protocol, defined once and used by both sides.
  *
- * One Socket.IO connection per participant per meeting carries:
+ * One Socket.IO connection per participant per meeting, every packet one MessagePack frame
+ * (`socket.io-msgpack-parser`, see `parser` in wire.ts), carries:
  * - the data plane: standard Yjs sync and awareness messages (y-protocols framing, exactly as the
  *   y-websocket protocol) for every document of the meeting, each tagged with its document id, in
- *   the `y` event as base64 text (one WebSocket frame per message; Socket.IO would send binary as
- *   a second attachment frame);
+ *   the `y` event as bytes (one WebSocket frame per message);
  * - the control plane: presence, "saved" acknowledgements, refusals.
  *
  * HTTP (JSON) opens meetings, joins them and exchanges personal links for a session cookie.
@@ -14,6 +14,9 @@ import * as v from 'valibot';
 import { CODE_PATTERN, ID_PATTERN } from './ids.js';
 import { LIMITS } from './limits.js';
 import type { ApiErrorCodeValue, CloseReasonCode, ControlErrorCode, RefusalCode } from './errors.js';
+
+/** Bytes on the wire: a browser receives an ArrayBuffer, Node a Buffer (see `bytesOf` in wire.ts). */
+type Bytes = Uint8Array | ArrayBuffer;
 
 /** Names and relations are one line of the person's own words: no line breaks or control characters. */
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
@@ -60,12 +63,12 @@ export interface Welcome {
 export interface ServerToClientEvents {
   /** Sent once after connecting: who this connection is, as the server knows it. */
   welcome: (w: Welcome) => void;
-  /** A y-protocols message for document `doc` (base64). */
-  y: (doc: string, message: string) => void;
+  /** A y-protocols message for document `doc`. */
+  y: (doc: string, message: Bytes) => void;
   /** Several `y` messages in one frame: an update and the order marks it caused. Apply in order. */
-  batch: (messages: Array<[doc: string, message: string]>) => void;
-  /** Everything of `doc` up to this state vector (base64) is durably stored. Sent to its owner. */
-  saved: (doc: string, stateVector: string) => void;
+  batch: (messages: Array<[doc: string, message: Bytes]>) => void;
+  /** Everything of `doc` up to this (encoded) state vector is durably stored. Sent to its owner. */
+  saved: (doc: string, stateVector: Bytes) => void;
   /** Participant ids connected right now. */
   presence: (here: string[]) => void;
   /** Something this connection sent was refused; nothing of it was applied. */
@@ -86,7 +89,7 @@ export type AckOf<E extends keyof ClientToServerEvents> =
   Parameters<ClientToServerEvents[E]> extends [unknown, Ack<infer T>] ? AckResult<T> : never;
 
 export interface ClientToServerEvents {
-  y: (doc: string, message: string) => void;
+  y: (doc: string, message: Bytes) => void;
   /** Add a person who has no device of their own (a scribe or a shared device writes for them). */
   'person:add': (input: AddPersonInput, ack: Ack<{ participantId: string; personalToken: string }>) => void;
   /** Start or end a reflecting conversation. Anyone may; there is no role to gate it. */

@@ -1,15 +1,49 @@
 /**
- * Encoding helpers for the data plane, used by both sides: y-protocols sync and awareness
- * messages, and base64 for carrying them as Socket.IO text.
+ * Encoding for the data plane, used by both sides: Socket.IO packets as MessagePack (so a Yjs
+ * message travels as bytes, in one WebSocket frame), and y-protocols sync and awareness messages.
  */
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
-import { fromBase64, toBase64 } from 'lib0/buffer';
+import * as msgpackParser from 'socket.io-msgpack-parser';
 import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
 import { Y_MESSAGE } from './protocol.js';
 
-export { fromBase64, toBase64 };
+/**
+ * The Socket.IO parser of both sides (`parser` option of the server and of `io()`): every packet
+ * is one MessagePack frame, bytes stay bytes. A client built on the default parser cannot talk to
+ * this server.
+ */
+export const parser = msgpackParser;
+
+/** Bytes as they may arrive: a Uint8Array (Node gives a Buffer) or, in a browser, an ArrayBuffer. */
+export type WireBytes = Uint8Array | ArrayBuffer;
+
+/**
+ * Bytes that arrived as a message argument, as a plain Uint8Array view (no copy; never a Node
+ * Buffer, whose JSON form is an array of numbers); null for anything else.
+ */
+export function bytesOf(x: unknown): Uint8Array | null {
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  if (x instanceof Uint8Array) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  return null;
+}
+
+/** Node's Buffer, where there is one (the server, scripts); a browser has none. */
+const NodeBuffer = (globalThis as { Buffer?: { from(b: ArrayBufferLike, offset: number, length: number): Uint8Array } })
+  .Buffer;
+
+/**
+ * Bytes as a message argument, so that MessagePack writes them as `bin`: in Node a Buffer (a view,
+ * no copy; any other typed array or ArrayBuffer would become an `ext`), in a browser an ArrayBuffer
+ * (a Uint8Array would become a map of numbers).
+ */
+export function sendable(bytes: Uint8Array): WireBytes {
+  if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer)
+    return bytes.buffer;
+  return bytes.slice().buffer;
+}
 
 export const SYNC_STEP1 = syncProtocol.messageYjsSyncStep1;
 export const SYNC_STEP2 = syncProtocol.messageYjsSyncStep2;

@@ -9,6 +9,7 @@ import { io as ioClient } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type Admission, type ErasureResult } from '../shared/protocol.js';
 import { MeetingConnection } from '../client/lib/connection.js';
+import { parser } from '../shared/wire.js';
 import { spawnServer } from './child.js';
 import {
   api,
@@ -38,6 +39,7 @@ async function handshake(url: string, a: Admission): Promise<{ welcome: boolean;
   const s = ioClient(url, {
     forceNew: true,
     reconnection: false,
+    parser,
     transports: ['websocket'],
     auth: { protocol: PROTOCOL_VERSION, meetingId: a.meetingId, token: a.personalToken },
   });

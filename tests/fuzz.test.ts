@@ -31,11 +31,12 @@ import { VOICE_LOG, VoiceEntrySchema } from '../shared/record.js';
 import {
   decodeAwareness,
   decodeYMessage,
-  fromBase64,
+  bytesOf,
   isPresenceState,
+  parser,
+  sendable,
   syncStep1,
   syncUpdate,
-  toBase64,
 } from '../shared/wire.js';
 import { connect, join, onCleanup, openMeeting, startServer, until, type TestServer } from './helpers.js';
 import { prng, seedFrom } from './faults/util.js';
@@ -336,6 +337,8 @@ function generate(seed: number, scale: number): Case[] {
     () => ['own', '!!!! not base64 ~~~~'],
     () => ['own', ['AAAA']],
     () => ['own', 'A'.repeat(360_000)],
+    () => ['own', new Uint8Array(360_000)],
+    () => [new Uint8Array([1, 2]), new Uint8Array([0, 0, 0])],
   ];
   for (let k = 0; k < times(100); k++) {
     anySlot();
@@ -382,6 +385,7 @@ function saveRegression(c: Case, bytes: Uint8Array, why: string): string {
 function rawParticipant(server: TestServer, admission: Admission): Promise<Socket> {
   const socket = io(server.url, {
     auth: { protocol: PROTOCOL_VERSION, meetingId: admission.meetingId, token: admission.personalToken },
+    parser,
     transports: ['websocket'],
     forceNew: true,
     reconnection: false,
@@ -399,10 +403,10 @@ function rawParticipant(server: TestServer, admission: Admission): Promise<Socke
 async function barrier(socket: Socket): Promise<void> {
   let answered = false;
   const fn = (doc: string, message: string) => {
-    if (doc === MEETING_DOC && decodeYMessage(fromBase64(message)).kind === 'step2') answered = true;
+    if (doc === MEETING_DOC && decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
   };
   socket.on('y', fn);
-  socket.emit('y', MEETING_DOC, toBase64(syncStep1(new Y.Doc())));
+  socket.emit('y', MEETING_DOC, sendable(syncStep1(new Y.Doc())));
   await until(() => answered, 'barrier', 20_000);
   socket.off('y', fn);
 }
@@ -544,11 +548,11 @@ describe('fuzzing the data plane', () => {
         const slot: Slot = { admission, socket, base: baseDoc(i), refusedSeen: [], awarenessId: 5000 + i };
         socket.on('refused', (r: Refused) => slot.refusedSeen.push(r));
         // The deterministic base content, and an awareness client id bound to this connection.
-        socket.emit('y', admission.participantId, toBase64(syncUpdate(Y.encodeStateAsUpdate(slot.base))));
+        socket.emit('y', admission.participantId, sendable(syncUpdate(Y.encodeStateAsUpdate(slot.base))));
         socket.emit(
           'y',
           admission.participantId,
-          toBase64(awareness([{ id: slot.awarenessId, clock: 1, json: '{"typing":false}' }])),
+          sendable(awareness([{ id: slot.awarenessId, clock: 1, json: '{"typing":false}' }])),
         );
         slots.push(slot);
       }
@@ -562,7 +566,7 @@ describe('fuzzing the data plane', () => {
       const observer = await rawParticipant(server, await join(server, fuzzMeeting, 'Observer'));
       let awarenessSeen = 0;
       observer.on('y', (_doc: string, message: string) => {
-        const msg = decodeYMessage(fromBase64(message));
+        const msg = decodeYMessage(bytesOf(message)!);
         if (msg.kind !== 'awareness') return;
         for (const e of decodeAwareness(msg.update)) {
           awarenessSeen++;
@@ -590,7 +594,7 @@ describe('fuzzing the data plane', () => {
         if (c.wire) {
           const args = c.wire.map((x) => (x === 'own' ? me : x));
           (s.socket as unknown as { emit(ev: string, ...a: unknown[]): void }).emit('y', ...args);
-        } else s.socket.emit('y', doc, toBase64(bytes!));
+        } else s.socket.emit('y', doc, sendable(bytes!));
       };
       for (const s of slots) queues.set(s.socket.id!, []);
       const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));

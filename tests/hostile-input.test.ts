@@ -21,7 +21,7 @@ import {
   type RefusalCode,
 } from '../shared/protocol.js';
 import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
-import { awarenessMessage, decodeYMessage, syncUpdate, toBase64 } from '../shared/wire.js';
+import { awarenessMessage, decodeYMessage, syncUpdate } from '../shared/wire.js';
 import { holdClock } from './clock.js';
 import {
   api,
@@ -140,7 +140,7 @@ async function fire(
 }
 
 describe('malformed sync messages', () => {
-  it('bad base64, unknown types, trailing bytes, truncations, wrong types and bad document ids are refused and change nothing', async () => {
+  it('text where bytes belong, unknown types, trailing bytes, truncations, wrong types and bad document ids are refused and change nothing', async () => {
     const t = await target();
     const before = t.docs();
     const me = t.attacker.me;
@@ -154,25 +154,24 @@ describe('malformed sync messages', () => {
       cases.push({ what, doc, payload, codes });
     const malformed = [Refusal.malformed];
 
-    add('not base64', me, '!!! not base64 ***', malformed);
-    add('empty message', me, '', malformed);
-    add('unknown message type', me, toBase64(new Uint8Array([7, 0, 0])), malformed);
-    add('unknown sync message type', me, toBase64(new Uint8Array([0, 9, 0])), malformed);
-    add('trailing bytes', me, toBase64(new Uint8Array([...validMessage, 0])), malformed);
-    add('length prefix past the end', me, toBase64(new Uint8Array([0, 2, 200, 1, 2, 3])), malformed);
-    add('awareness with too many entries', me, toBase64(awarenessBytes(1000)), [Refusal.malformed, Refusal.tooLarge]);
+    // Yjs messages are bytes (MessagePack binary): text, even base64 of a valid message, is not one.
+    add('text', me, '!!! not bytes ***', [Refusal.invalid]);
+    add('base64 text of a valid message', me, Buffer.from(validMessage).toString('base64'), [Refusal.invalid]);
+    add('empty text', me, '', [Refusal.invalid]);
+    add('empty message', me, new Uint8Array(0), malformed);
+    add('unknown message type', me, new Uint8Array([7, 0, 0]), malformed);
+    add('unknown sync message type', me, new Uint8Array([0, 9, 0]), malformed);
+    add('trailing bytes', me, new Uint8Array([...validMessage, 0]), malformed);
+    add('length prefix past the end', me, new Uint8Array([0, 2, 200, 1, 2, 3]), malformed);
+    add('awareness with too many entries', me, awarenessBytes(1000), [Refusal.malformed, Refusal.tooLarge]);
     // The message cut at every offset.
-    for (let i = 0; i < validMessage.length; i++)
-      add(`message cut at ${i}`, me, toBase64(validMessage.slice(0, i)), malformed);
+    for (let i = 0; i < validMessage.length; i++) add(`message cut at ${i}`, me, validMessage.slice(0, i), malformed);
     // The update cut at every offset, re-framed correctly: the framing is fine, the update is not.
     for (let i = 0; i < valid.length; i++) {
-      add(`update cut at ${i}`, me, toBase64(syncUpdate(valid.slice(0, i))), [
-        ...malformed,
-        Refusal.missingDependencies,
-      ]);
+      add(`update cut at ${i}`, me, syncUpdate(valid.slice(0, i)), [...malformed, Refusal.missingDependencies]);
     }
-    // Wrong types where a document id and base64 text belong.
-    for (const payload of [42, null, {}, [], { toString: 'x' }, Buffer.from(validMessage)]) {
+    // Wrong types where a document id and bytes belong (an array of the message's numbers too).
+    for (const payload of [42, null, {}, [], { toString: 'x' }, [...validMessage], true]) {
       add(`payload ${JSON.stringify(payload)}`, me, payload, [Refusal.invalid]);
     }
     for (const doc of [
@@ -186,14 +185,10 @@ describe('malformed sync messages', () => {
       'x'.repeat(10_000),
       '',
     ]) {
-      add(`document ${JSON.stringify(doc).slice(0, 20)}`, doc, toBase64(validMessage), [Refusal.invalid]);
+      add(`document ${JSON.stringify(doc).slice(0, 20)}`, doc, validMessage, [Refusal.invalid]);
     }
-    add('a well-formed id that is no document of this meeting', randomId(), toBase64(validMessage), [
-      Refusal.unknownDocument,
-    ]);
-    add('a message over the size limit', me, toBase64(syncUpdate(new Uint8Array(LIMITS.messageBytes + 16))), [
-      Refusal.tooLarge,
-    ]);
+    add('a well-formed id that is no document of this meeting', randomId(), validMessage, [Refusal.unknownDocument]);
+    add('a message over the size limit', me, syncUpdate(new Uint8Array(LIMITS.messageBytes + 16)), [Refusal.tooLarge]);
 
     const answers = await fire(t, cases);
     const wrong = cases
@@ -227,10 +222,10 @@ describe('malformed sync messages', () => {
     }
     const answers = await fire(
       t,
-      cases.map((c) => ({ doc: c.doc, payload: toBase64(c.payload) })),
+      cases.map((c) => ({ doc: c.doc, payload: c.payload })),
     );
     const unanswered = cases.filter((c, i) => !mayBeAccepted(c.payload) && answers[i]!.length !== 1);
-    expect(unanswered.map((c) => toBase64(c.payload))).toEqual([]);
+    expect(unanswered.map((c) => c.payload)).toEqual([]);
     expect(answers.every((a) => a.length <= 1)).toBe(true);
     expect(t.docs()).toEqual(before);
     await canaryWorks();
@@ -241,7 +236,7 @@ describe('malformed sync messages', () => {
     const before = t.docs();
     let reason = '';
     t.attacker.socket.on('disconnect', (r: string) => (reason = r));
-    t.attacker.send(t.attacker.me, 'A'.repeat(LIMITS.packetBytes + 1024));
+    t.attacker.send(t.attacker.me, new Uint8Array(LIMITS.packetBytes + 1024).fill(65));
     await until(() => reason !== '', 'oversized packet closes the connection');
     expect(t.docs()).toEqual(before);
     expect(t.victim.status).toBe('connected');
@@ -348,7 +343,7 @@ describe('HTTP bodies', () => {
     }
     expect(acks.every((a) => typeof a === 'object' && a !== null && (a as { ok: boolean }).ok === false)).toBe(true);
     const n = c.refusals.length;
-    c.send('__proto__', toBase64(syncUpdate(Y.encodeStateAsUpdate(new Y.Doc()))));
+    c.send('__proto__', syncUpdate(Y.encodeStateAsUpdate(new Y.Doc())));
     await c.barrier();
     expect(c.refusalsSince(n).map((r) => r.code)).toEqual([Refusal.invalid]);
     expect(encoded(server.app.meetings.peek(opened.meetingId)!.meetingDoc)).toEqual(before);

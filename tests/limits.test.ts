@@ -9,7 +9,7 @@ import { MEETING_DOC } from '../shared/ids.js';
 import { LIMITS } from '../shared/limits.js';
 import { Refusal } from '../shared/protocol.js';
 import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
-import { awarenessMessage, syncStep1, syncUpdate, toBase64 } from '../shared/wire.js';
+import { awarenessMessage, syncStep1, syncUpdate } from '../shared/wire.js';
 import { holdClock } from './clock.js';
 import { api, connect, encoded, join, joinAs, openMeeting, startServer, until, type TestServer } from './helpers.js';
 import { RawClient, awarenessVerbatim } from './raw.js';
@@ -80,15 +80,15 @@ describe('limits on every channel: a clear rejection to the sender, nothing to a
     const r = await room();
     const before = r.doc(r.sender.me);
     const seen = r.mark();
-    // Just over the limit after base64 decoding, and far over it (refused before decoding).
-    r.sender.send(r.sender.me, toBase64(syncUpdate(new Uint8Array(LIMITS.messageBytes - 4))));
-    r.sender.send(r.sender.me, toBase64(syncUpdate(new Uint8Array(LIMITS.messageBytes * 1.2))));
+    // Just over the limit, and far over it (refused before decoding).
+    r.sender.send(r.sender.me, syncUpdate(new Uint8Array(LIMITS.messageBytes - 4)));
+    r.sender.send(r.sender.me, syncUpdate(new Uint8Array(LIMITS.messageBytes * 1.2)));
     await r.nothingToOthers(seen);
     expect(r.sender.refusals.map((x) => x.code)).toEqual([Refusal.tooLarge, Refusal.tooLarge]);
     expect(r.doc(r.sender.me)).toEqual(before);
     // A large update under the limit is fine.
     const base = new Y.Doc({ gc: false });
-    r.sender.send(r.sender.me, toBase64(syncUpdate(entries(base, 45, 5000, 'big'))));
+    r.sender.send(r.sender.me, syncUpdate(entries(base, 45, 5000, 'big')));
     await r.sender.barrier();
     expect(r.sender.refusals).toHaveLength(2);
   });
@@ -102,7 +102,7 @@ describe('limits on every channel: a clear rejection to the sender, nothing to a
       let sent = 0;
       // ~225 kB updates (45 entries of 5,000 characters) until the voice would pass the limit.
       for (let k = 0; k < 60 && r.sender.refusals.length === 0; k++) {
-        r.sender.send(r.sender.me, toBase64(syncUpdate(entries(base, 45, 5000, `d${k}x`))));
+        r.sender.send(r.sender.me, syncUpdate(entries(base, 45, 5000, `d${k}x`)));
         sent++;
         await r.sender.barrier();
       }
@@ -119,7 +119,7 @@ describe('limits on every channel: a clear rejection to the sender, nothing to a
       const seen = r.mark();
       // Any further update that would pass the limit is refused too (smaller ones still fit).
       const left = LIMITS.documentBytes - before.length;
-      r.sender.send(r.sender.me, toBase64(syncUpdate(entries(base, Math.ceil(left / 5000) + 1, 5000, 'over'))));
+      r.sender.send(r.sender.me, syncUpdate(entries(base, Math.ceil(left / 5000) + 1, 5000, 'over')));
       await r.nothingToOthers(seen);
       expect(r.sender.refusals.map((x) => x.code)).toEqual([Refusal.tooLarge, Refusal.tooLarge]);
       expect(r.doc(r.sender.me).equals(before)).toBe(true);
@@ -141,14 +141,14 @@ describe('limits on every channel: a clear rejection to the sender, nothing to a
     ];
     for (const msg of attempts) {
       sizes.push(msg.length);
-      r.sender.send(r.sender.me, toBase64(msg));
+      r.sender.send(r.sender.me, msg);
     }
     await r.sender.barrier();
     await r.listener.barrier();
     const relayed = r.listener.received.filter((y) => y.doc === r.sender.me && y.msg.kind === 'awareness');
     console.log(
       `[limits] awareness over ${LIMITS.awarenessBytes} bytes: ${attempts.length} sent (${sizes.join(', ')} bytes), ` +
-        `refusals ${JSON.stringify(r.sender.refusals.map((x) => x.code))}, relayed to others: ${relayed.map((y) => y.chars).join(', ') || 'none'}`,
+        `refusals ${JSON.stringify(r.sender.refusals.map((x) => x.code))}, relayed to others: ${relayed.map((y) => y.bytes).join(', ') || 'none'}`,
     );
     expect(r.sender.refusals).toHaveLength(attempts.length);
     expect(r.sender.refusals.every((x) => x.code === Refusal.tooLarge || x.code === Refusal.invalid)).toBe(true);
@@ -161,7 +161,7 @@ describe('limits on every channel: a clear rejection to the sender, nothing to a
     const seen = r.mark();
     // The bucket holds five seconds' worth (a large meeting's first sync passes, tests/rate.test.ts).
     const burst = LIMITS.messagesPerSecond * 5 + 50;
-    const step1 = toBase64(syncStep1(new Y.Doc()));
+    const step1 = syncStep1(new Y.Doc());
     // The limiter's clock is held: the burst meets exactly the bucket the connection starts with.
     const clock = holdClock();
     for (let i = 0; i < burst; i++) r.sender.send(r.sender.me, step1);
@@ -191,7 +191,7 @@ describe('limits on every channel: a clear rejection to the sender, nothing to a
     const r = await room();
     const before = r.doc(r.sender.me);
     const seen = r.mark();
-    r.sender.send(r.sender.me, 'A'.repeat(LIMITS.packetBytes + 1000));
+    r.sender.send(r.sender.me, new Uint8Array(LIMITS.packetBytes + 1000).fill(65));
     await until(() => r.sender.disconnectReason !== null, 'sender disconnected');
     expect(r.sender.disconnectReason).toMatch(/transport (close|error)/);
     await r.listener.barrier();

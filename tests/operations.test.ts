@@ -19,7 +19,7 @@ describe('operations', () => {
     const c = await connect(server, opened);
     c.say('Words that must never be a label.');
     await until(() => c.saved && c.record().items.length === 1, 'saved');
-    c.socket.emit('y', opened.participantId, 'not base64 at all!');
+    c.socket.emit('y', opened.participantId, new Uint8Array([7, 0, 0]));
     await until(() => c.refusals.length === 1, 'refused');
     expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
     expect((await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(404);
@@ -60,7 +60,7 @@ describe('operations', () => {
       name: 'Bad Input Name',
     });
     await api(`${server.url}/api/session`, 'POST', { token: annaAdm.personalToken });
-    anna.socket.emit('y', annaAdm.participantId, 'junk that is not base64');
+    anna.socket.emit('y', annaAdm.participantId, new Uint8Array([0, 9, 0]));
     await until(() => anna.refusals.length === 1, 'refused');
     expect(await fac.request('meeting:end', { next: null })).toEqual({ ok: true });
     await server.stop();

@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import { Refusal } from '../shared/errors.js';
 import { LIMITS } from '../shared/limits.js';
 import { PROTOCOL_VERSION, type Refused } from '../shared/protocol.js';
-import { syncStep1, toBase64 } from '../shared/wire.js';
+import { parser, sendable, syncStep1 } from '../shared/wire.js';
 import { connect, join, onCleanup, openMeeting, startServer, until } from './helpers.js';
 
 describe('messages per connection', () => {
@@ -19,6 +19,7 @@ describe('messages per connection', () => {
     const s = ioClient(server.url, {
       forceNew: true,
       reconnection: false,
+      parser,
       transports: ['websocket'],
       auth: { protocol: PROTOCOL_VERSION, meetingId: opened.meetingId, token: opened.personalToken },
     });
@@ -32,7 +33,7 @@ describe('messages per connection', () => {
     await new Promise<void>((resolve) => s.on('welcome', () => resolve()));
     await until(() => answered === 1, 'greeting');
     answered = 0;
-    const step1 = toBase64(syncStep1(new Y.Doc()));
+    const step1 = sendable(syncStep1(new Y.Doc()));
     const burst = LIMITS.messagesPerSecond * 5;
     for (let i = 0; i < burst + 100; i++) s.emit('y', opened.participantId, step1);
     await until(() => answered + refused.length === burst + 100, 'all answered');

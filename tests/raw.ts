@@ -7,14 +7,14 @@ import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { MEETING_DOC } from '../shared/ids.js';
 import { PROTOCOL_VERSION, Y_MESSAGE, type Refused, type Welcome } from '../shared/protocol.js';
-import { decodeYMessage, fromBase64, syncStep1, toBase64, type YMessage } from '../shared/wire.js';
+import { bytesOf, decodeYMessage, parser, sendable, syncStep1, type WireBytes, type YMessage } from '../shared/wire.js';
 import { onCleanup, until } from './helpers.js';
 
 /** Anything that carries the `y` event: a raw socket, or a MeetingConnection's socket. */
 export interface YSocket {
-  emit(ev: 'y', doc: string, message: string): unknown;
-  on(ev: 'y', fn: (doc: string, message: string) => void): unknown;
-  off(ev: 'y', fn: (doc: string, message: string) => void): unknown;
+  emit(ev: 'y', doc: string, message: WireBytes): unknown;
+  on(ev: 'y', fn: (doc: string, message: Uint8Array | ArrayBuffer) => void): unknown;
+  off(ev: 'y', fn: (doc: string, message: Uint8Array | ArrayBuffer) => void): unknown;
 }
 
 /**
@@ -24,17 +24,17 @@ export interface YSocket {
  */
 export async function barrier(socket: YSocket, timeoutMs = 10_000): Promise<void> {
   let answered = false;
-  const fn = (doc: string, message: string) => {
+  const fn = (doc: string, message: Uint8Array | ArrayBuffer) => {
     if (doc !== MEETING_DOC) return;
     try {
-      if (decodeYMessage(fromBase64(message)).kind === 'step2') answered = true;
+      if (decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
     } catch {
       // not ours
     }
   };
   socket.on('y', fn);
   try {
-    socket.emit('y', MEETING_DOC, toBase64(syncStep1(new Y.Doc())));
+    socket.emit('y', MEETING_DOC, sendable(syncStep1(new Y.Doc())));
     await until(() => answered, 'barrier', timeoutMs);
   } finally {
     socket.off('y', fn);
@@ -65,10 +65,10 @@ export interface ConnectFailure {
 export class RawClient {
   readonly socket: Socket;
   readonly refusals: Refused[] = [];
-  /** Every decodable `y` message, with its size on the wire (base64 characters). */
-  readonly received: Array<{ doc: string; msg: YMessage; chars: number }> = [];
+  /** Every decodable `y` message, with its size on the wire (bytes of the Yjs message). */
+  readonly received: Array<{ doc: string; msg: YMessage; bytes: number }> = [];
   /** `y` messages that did not decode (the server should never send one). */
-  readonly undecodable: Array<{ doc: string; message: string }> = [];
+  readonly undecodable: Array<{ doc: string; message: unknown }> = [];
   readonly replicas = new Map<string, Y.Doc>();
   welcome: Welcome | null = null;
   connectError: ConnectFailure | null = null;
@@ -83,6 +83,7 @@ export class RawClient {
         meetingId: opts.meetingId,
         ...(opts.token ? { token: opts.token } : {}),
       }) as Record<string, unknown>,
+      parser,
       transports: opts.polling ? ['polling'] : ['websocket'],
       forceNew: true,
       reconnection: false,
@@ -95,21 +96,23 @@ export class RawClient {
     this.socket.on('disconnect', (reason: string) => (this.disconnectReason = reason));
     this.socket.on('presence', (here: string[]) => (this.here = here));
     this.socket.on('refused', (r: Refused) => this.refusals.push(r));
-    this.socket.on('saved', (doc: string, sv: string) => this.saved.set(doc, fromBase64(sv)));
-    const receive = (doc: string, message: string) => {
+    this.socket.on('saved', (doc: string, sv: Uint8Array) => this.saved.set(doc, bytesOf(sv)!));
+    const receive = (doc: string, message: unknown) => {
+      const bytes = bytesOf(message);
       let msg: YMessage;
       try {
-        msg = decodeYMessage(fromBase64(message));
+        if (!bytes) throw new Error('not bytes');
+        msg = decodeYMessage(bytes);
       } catch {
         this.undecodable.push({ doc, message });
         return;
       }
-      this.received.push({ doc, msg, chars: message.length });
+      this.received.push({ doc, msg, bytes: bytes.length });
       if (msg.kind === 'step2' || msg.kind === 'update') Y.applyUpdate(this.replica(doc), msg.update);
     };
     this.socket.on('y', receive);
     // An update and the order marks it caused arrive together, in one frame.
-    this.socket.on('batch', (messages: Array<[string, string]>) => {
+    this.socket.on('batch', (messages: Array<[string, Uint8Array]>) => {
       for (const [doc, message] of messages) receive(doc, message);
     });
     onCleanup(async () => {
@@ -152,9 +155,9 @@ export class RawClient {
     return d;
   }
 
-  /** Send a y-protocols message: bytes are sent as base64 text, as the protocol wants. */
-  send(doc: unknown, message: Uint8Array | string): void {
-    this.sendRaw(doc, message instanceof Uint8Array ? toBase64(message) : message);
+  /** Send a y-protocols message (bytes, as the protocol wants). */
+  send(doc: unknown, message: Uint8Array): void {
+    this.sendRaw(doc, sendable(message));
   }
 
   /** Emit a `y` event with exactly these arguments (hostile payloads: numbers, objects, binary…). */

@@ -13,7 +13,7 @@ import * as Y from 'yjs';
 import { MEETING_DOC, randomEntryId } from '../shared/ids.js';
 import { Refusal, Y_MESSAGE } from '../shared/protocol.js';
 import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
-import { fromBase64, syncStep1, syncUpdate, toBase64 } from '../shared/wire.js';
+import { bytesOf, syncStep1, syncUpdate } from '../shared/wire.js';
 import { connect, converged, encoded, join, openMeeting, startServer, until, type TestServer } from './helpers.js';
 import { RawClient } from './raw.js';
 
@@ -52,12 +52,12 @@ class StockClient {
   }
 
   #handle(docId: string, message: string): void {
-    const decoder = decoding.createDecoder(fromBase64(message));
+    const decoder = decoding.createDecoder(bytesOf(message)!);
     if (decoding.readVarUint(decoder) !== Y_MESSAGE.sync) return;
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, Y_MESSAGE.sync);
     syncProtocol.readSyncMessage(decoder, encoder, this.doc(docId), this);
-    if (encoding.length(encoder) > 1) this.raw.send(docId, toBase64(encoding.toUint8Array(encoder)));
+    if (encoding.length(encoder) > 1) this.raw.send(docId, encoding.toUint8Array(encoder));
   }
 }
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MeetingConnection } from '../client/lib/connection.js';
-import { decodeYMessage, fromBase64 } from '../shared/wire.js';
+import { bytesOf, decodeYMessage } from '../shared/wire.js';
 import type { Admission } from '../shared/protocol.js';
 import { connect, converged, join, joinAs, openMeeting, startServer, until, onCleanup } from './helpers.js';
 
@@ -21,10 +21,10 @@ function counted(server: { url: string }, a: Admission) {
   const asked: string[] = [];
   const batches: number[] = [];
   c.socket.onAnyOutgoing((event: string, doc: unknown, message: unknown) => {
-    if (event !== 'y' || typeof message !== 'string') return;
-    if (decodeYMessage(fromBase64(message)).kind === 'step1') asked.push(String(doc));
+    if (event !== 'y' || !bytesOf(message)) return;
+    if (decodeYMessage(bytesOf(message)!).kind === 'step1') asked.push(String(doc));
   });
-  c.socket.on('batch', (messages: Array<[string, string]>) => batches.push(messages.length));
+  c.socket.on('batch', (messages: unknown[]) => batches.push(messages.length));
   return { c, asked, batches };
 }
 

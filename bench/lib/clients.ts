@@ -15,9 +15,10 @@ import { MeetingConnection } from '../../client/lib/connection.js';
 import { randomEntryId } from '../../shared/ids.js';
 import type { Admission } from '../../shared/protocol.js';
 import { VOICE_LOG, type OrderMark } from '../../shared/record.js';
-import { fromBase64, toBase64 } from '../../shared/wire.js';
+import { toBase64 } from 'lib0/buffer';
+import { bytesOf } from '../../shared/wire.js';
 import { MEETING_DOC } from '../../shared/ids.js';
-import { SyncProbe, splitFrame, syncKind, syncKindB64 } from './probe.js';
+import { SyncProbe, splitFrame, syncKind, syncKindOf } from './probe.js';
 import { until } from './util.js';
 
 /** What the clients received from the server: WebSocket messages and their payload bytes. */
@@ -152,7 +153,7 @@ export class PolyphonyClient implements BenchClient {
         probe.connectedAt ??= performance.now();
       });
       conn.socket.onAnyOutgoing((event: string, doc: unknown, message: unknown) => {
-        if (event === 'y' && typeof doc === 'string' && syncKindB64(message) === 'step1') probe.sent1(doc);
+        if (event === 'y' && typeof doc === 'string' && syncKindOf(message) === 'step1') probe.sent1(doc);
       });
       const check = () => {
         if (probe.syncedAt !== null || !probe.step2At.has(MEETING_DOC) || this.conn.voices.size === 0) return;
@@ -163,10 +164,10 @@ export class PolyphonyClient implements BenchClient {
       conn.socket.onAny((event: string, ...args: unknown[]) => {
         if (probe.syncedAt !== null) return;
         if (event === 'y' && typeof args[0] === 'string') {
-          if (syncKindB64(args[1]) === 'step2') probe.got2(args[0]);
+          if (syncKindOf(args[1]) === 'step2') probe.got2(args[0]);
         } else if (event === 'batch' && Array.isArray(args[0])) {
           for (const m of args[0] as unknown[]) {
-            if (Array.isArray(m) && typeof m[0] === 'string' && syncKindB64(m[1]) === 'step2') probe.got2(m[0]);
+            if (Array.isArray(m) && typeof m[0] === 'string' && syncKindOf(m[1]) === 'step2') probe.got2(m[0]);
           }
         }
         setImmediate(check);
@@ -175,13 +176,13 @@ export class PolyphonyClient implements BenchClient {
     }
     if (sink?.saved) {
       const saved = sink.saved.bind(sink);
-      conn.socket.on('saved', (doc: string, sv: string) => {
+      conn.socket.on('saved', (doc: string, sv: Uint8Array | ArrayBuffer) => {
         const me = this.conn.me;
         const own = me ? this.conn.voices.get(me) : undefined;
         if (doc !== me || !own || this.#unsaved.length === 0) return;
         let clock: number;
         try {
-          clock = Y.decodeStateVector(fromBase64(sv)).get(own.clientID) ?? 0;
+          clock = Y.decodeStateVector(bytesOf(sv)!).get(own.clientID) ?? 0;
         } catch {
           return;
         }

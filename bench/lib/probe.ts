@@ -2,9 +2,10 @@
  * What one load client sees on its socket while it syncs: when it sent each document's sync
  * step 1 and when the step 2 answering it arrived (message timestamps, taken at the client), when
  * it held everything (synced), and how many WebSocket payload bytes it received meanwhile, split
- * by document when the frames can be read (Polyphony's Socket.IO text frames).
+ * by document when the frames can be read (Polyphony's Socket.IO MessagePack frames).
  */
 import { performance } from 'node:perf_hooks';
+import { bytesOf, parser } from '../../shared/wire.js';
 
 export class SyncProbe {
   /** When the client started connecting (performance.now() of this process). */
@@ -97,37 +98,39 @@ export function syncKind(bytes: Uint8Array): 'step1' | 'step2' | null {
   return bytes[1] === 0 ? 'step1' : bytes[1] === 1 ? 'step2' : null;
 }
 
-/** The same, from a base64 text (only its first characters are decoded). */
-export function syncKindB64(b64: unknown): 'step1' | 'step2' | null {
-  if (typeof b64 !== 'string') return null;
-  return syncKind(Buffer.from(b64.slice(0, 4), 'base64'));
+/** The same, from a message argument as it arrived (bytes). */
+export function syncKindOf(message: unknown): 'step1' | 'step2' | null {
+  const bytes = bytesOf(message);
+  return bytes ? syncKind(bytes) : null;
 }
 
 /**
- * Attribute one received Socket.IO frame's bytes to documents: `42["y",doc,…]` to that doc,
- * `42["batch",[[doc,…],…]]` shared among its docs by their payload lengths, anything else to
- * `control` (binary or unreadable frames to `other`).
+ * Attribute one received WebSocket frame's bytes to documents. Polyphony's Socket.IO packets are
+ * MessagePack (binary frames): `["y", doc, bytes]` to that doc, `["batch", [[doc, bytes], …]]`
+ * shared among its docs by their payload lengths, any other event to `control`; engine.io's own
+ * text frames (pings) and unreadable frames to `other`.
  */
 export function splitFrame(probe: SyncProbe, data: Buffer, isBinary: boolean): void {
   const n = data.length;
-  if (isBinary) return probe.addDocBytes('other', n);
-  const text = data.toString('utf8');
-  const m = /^42(\d*)(\[.*)$/s.exec(text);
-  if (!m) return probe.addDocBytes('control', n);
-  let packet: unknown;
+  if (!isBinary) return probe.addDocBytes('other', n);
+  let packet: { type?: unknown; data?: unknown } | null = null;
+  const decoder = new parser.Decoder();
+  decoder.on('decoded', (p: { type?: unknown; data?: unknown }) => (packet = p));
   try {
-    packet = JSON.parse(m[2]!);
+    decoder.add(data);
   } catch {
     return probe.addDocBytes('other', n);
   }
-  if (!Array.isArray(packet)) return probe.addDocBytes('other', n);
-  const [event, a] = packet as [unknown, unknown];
+  const args = (packet as { data?: unknown } | null)?.data;
+  if (!Array.isArray(args)) return probe.addDocBytes('control', n);
+  const [event, a] = args as [unknown, unknown];
   if (event === 'y' && typeof a === 'string') {
     probe.addDocBytes(a, n);
   } else if (event === 'batch' && Array.isArray(a)) {
-    const parts = a.filter((x): x is [string, string] => Array.isArray(x) && typeof x[0] === 'string');
-    const total = parts.reduce((s, [, p]) => s + String(p).length, 0) || 1;
-    for (const [doc, p] of parts) probe.addDocBytes(doc, (n * String(p).length) / total);
+    const parts = a.filter((x): x is [string, Uint8Array] => Array.isArray(x) && typeof x[0] === 'string');
+    const size = (x: unknown) => bytesOf(x)?.length ?? 0;
+    const total = parts.reduce((sum, [, p]) => sum + size(p), 0) || 1;
+    for (const [doc, p] of parts) probe.addDocBytes(doc, (n * size(p)) / total);
   } else {
     probe.addDocBytes('control', n);
   }

@@ -34,17 +34,19 @@ import {
   type Stance,
   type VoiceEntry,
 } from '../../shared/record.js';
+import { fromBase64, toBase64 } from 'lib0/buffer';
 import {
   awarenessMessage,
+  bytesOf,
   covers,
   decodeAwareness,
   decodeYMessage,
-  fromBase64,
   isPresenceState,
+  parser,
+  sendable,
   syncStep1,
   syncStep2,
   syncUpdate,
-  toBase64,
 } from '../../shared/wire.js';
 
 export type ControlEvent = Exclude<keyof ClientToServerEvents, 'y'>;
@@ -182,6 +184,7 @@ export class MeetingConnection {
           have: [...this.#announced],
         });
       },
+      parser,
       transports: ['websocket', 'polling'],
       tryAllTransports: true,
       withCredentials: true,
@@ -447,7 +450,7 @@ export class MeetingConnection {
   }
 
   #send(doc: string, message: Uint8Array): void {
-    if (this.socket.connected) this.socket.emit('y', doc, toBase64(message));
+    if (this.socket.connected) this.socket.emit('y', doc, sendable(message));
   }
 
   #sendAwareness(): void {
@@ -570,12 +573,13 @@ export class MeetingConnection {
   }
 
   /** One y-protocols message from the server for document `docId`. */
-  #receive(docId: string, message: string): void {
+  #receive(docId: string, message: unknown): void {
     const doc = this.#docFor(docId);
-    if (!doc) return;
+    const bytes = bytesOf(message);
+    if (!doc || !bytes) return;
     let msg: ReturnType<typeof decodeYMessage>;
     try {
-      msg = decodeYMessage(fromBase64(message));
+      msg = decodeYMessage(bytes);
     } catch {
       return;
     }
@@ -643,12 +647,14 @@ export class MeetingConnection {
     s.on('y', (docId, message) => this.#receive(docId, message));
     s.on('batch', (messages) => {
       if (!Array.isArray(messages)) return;
-      for (const m of messages) if (Array.isArray(m)) this.#receive(String(m[0]), String(m[1]));
+      for (const m of messages) if (Array.isArray(m)) this.#receive(String(m[0]), m[1]);
     });
     s.on('saved', (docId, sv) => {
-      if (docId !== this.me) return;
-      this.#savedSv = Y.decodeStateVector(fromBase64(sv));
-      if (this.keepsCopy && typeof localStorage !== 'undefined') localStorage.setItem(this.#savedKey(), sv);
+      const bytes = bytesOf(sv);
+      if (docId !== this.me || !bytes) return;
+      this.#savedSv = Y.decodeStateVector(bytes);
+      if (this.keepsCopy && typeof localStorage !== 'undefined')
+        localStorage.setItem(this.#savedKey(), toBase64(bytes));
       this.#changed();
     });
     s.on('erased', (docId) => {
@@ -672,6 +678,8 @@ export class MeetingConnection {
       this.#changed();
     });
     s.on('refused', (r) => {
+      // Said in the console for whoever looks into a device's trouble (no words, only the code).
+      console.warn(`polyphony: refused (${r.code}) for ${r.doc === this.me ? 'own voice' : r.doc}`);
       this.refusals.push(r);
       if (this.refusals.length > 20) this.refusals.shift();
       // Refusals that arrive while a reset waits for the server's state are of changes sent

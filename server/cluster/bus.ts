@@ -199,15 +199,26 @@ export class Bus {
   }
 }
 
-/** JSON that carries Maps too (a record's snapshot holds them). */
+/**
+ * JSON that carries Maps (a record's snapshot holds them) and bytes (Yjs messages) too. Bytes must
+ * be plain Uint8Arrays (`bytesOf`): a Node Buffer reaches the replacer already as its toJSON form.
+ */
 function encode(_key: string, value: unknown): unknown {
-  return value instanceof Map ? { $map: [...(value as Map<unknown, unknown>)] } : value;
+  if (value instanceof Map) return { $map: [...(value as Map<unknown, unknown>)] };
+  if (value instanceof Uint8Array)
+    return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  return value;
 }
 
 function decode(_key: string, value: unknown): unknown {
   if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 1) {
     const entries = (value as { $map?: unknown }).$map;
     if (Array.isArray(entries)) return new Map(entries as Array<[unknown, unknown]>);
+    const bytes = (value as { $bytes?: unknown }).$bytes;
+    if (typeof bytes === 'string') {
+      const b = Buffer.from(bytes, 'base64');
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }
   }
   return value;
 }

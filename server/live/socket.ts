@@ -23,7 +23,7 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from '../../shared/protocol.js';
-import { fromBase64, toBase64 } from '../../shared/wire.js';
+import { bytesOf, sendable, type WireBytes } from '../../shared/wire.js';
 import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
@@ -49,11 +49,11 @@ export interface SocketData {
 
 /** The owner's answer to a relay attaching a connection: what a local connection gets at once. */
 export interface Attached {
-  greeting: Array<[string, string]>;
+  greeting: Array<[string, Uint8Array]>;
   /** With `have`: every document's id, and the state of those the device does not hold. */
   docs?: string[];
-  pushed?: Array<[string, string]>;
-  saved: string | null;
+  pushed?: Array<[string, Uint8Array]>;
+  saved: Uint8Array | null;
   storageFailing: boolean;
 }
 
@@ -67,7 +67,7 @@ export type RelayRequest = {
   have?: string[];
 };
 export type RelayMessage =
-  | { t: 'y'; socketId: string; seq: number; doc: string; msg: string }
+  | { t: 'y'; socketId: string; seq: number; doc: string; msg: Uint8Array }
   /** The relayed connection has joined the meeting's rooms: who is here is said again, to all. */
   | { t: 'joined'; socketId: string }
   | { t: 'detach'; socketId: string };
@@ -84,19 +84,20 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
   return {
     broadcast(doc, message, exceptSocket) {
       const target = exceptSocket ? io.to(room).except(exceptSocket) : io.to(room);
-      target.emit('y', doc, toBase64(message));
+      // Encoded once for every recipient (Socket.IO encodes a broadcast once).
+      target.emit('y', doc, sendable(message));
     },
     broadcastAll(messages) {
       io.to(room).emit(
         'batch',
-        messages.map(([doc, m]) => [doc, toBase64(m)]),
+        messages.map(([doc, m]): [string, WireBytes] => [doc, sendable(m)]),
       );
     },
     presence(here) {
       io.to(room).emit('presence', here);
     },
     saved(participantId, doc, sv) {
-      io.to(participantRoom(participantId)).emit('saved', doc, toBase64(sv));
+      io.to(participantRoom(participantId)).emit('saved', doc, sendable(sv));
     },
     storage(status) {
       io.to(room).emit('storage', status);
@@ -266,14 +267,11 @@ export function attachLive(
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
     }
     const sv = meeting.durableStateVector(participantId);
-    const greeting = meeting.greeting(participantId).map(([doc, msg]): [string, string] => [doc, toBase64(msg)]);
     const push = have ? meeting.pushFor(new Set(have)) : null;
     return {
-      greeting,
-      ...(push
-        ? { docs: push.docs, pushed: push.pushed.map(([doc, msg]): [string, string] => [doc, toBase64(msg)]) }
-        : {}),
-      saved: sv ? toBase64(sv) : null,
+      greeting: meeting.greeting(participantId),
+      ...(push ? { docs: push.docs, pushed: push.pushed } : {}),
+      saved: sv ?? null,
       storageFailing: meeting.storageFailing,
     };
   };
@@ -349,9 +347,11 @@ export function attachLive(
         io.to(msg.socketId).emit('refused', { doc: msg.doc.slice(0, 40), code });
       };
       try {
-        const result = meeting.receive(msg.socketId, r.participantId, msg.doc, fromBase64(msg.msg));
+        const bytes = bytesOf(msg.msg);
+        if (!bytes) return refuse(Refusal.invalid);
+        const result = meeting.receive(msg.socketId, r.participantId, msg.doc, bytes);
         if (!result.ok) return refuse(result.problem.code);
-        if (result.reply) io.to(msg.socketId).emit('y', msg.doc, toBase64(result.reply));
+        if (result.reply) io.to(msg.socketId).emit('y', msg.doc, sendable(result.reply));
       } catch (e) {
         log.error({ meeting: r.meetingId, err: (e as Error).message }, 'message handling failed');
         refuse(Refusal.malformed);
@@ -388,10 +388,14 @@ export function attachLive(
       participantId,
       ...(hello.docs ? { docs: hello.docs } : {}),
     });
-    for (const [doc, msg] of hello.greeting) socket.emit('y', doc, msg);
+    for (const [doc, msg] of hello.greeting) socket.emit('y', doc, sendable(msg));
     // Everything the device does not hold yet, in one frame: synced without a round trip.
-    if (hello.pushed && hello.pushed.length > 0) socket.emit('batch', hello.pushed);
-    if (hello.saved) socket.emit('saved', participantId, hello.saved);
+    if (hello.pushed && hello.pushed.length > 0)
+      socket.emit(
+        'batch',
+        hello.pushed.map(([doc, m]): [string, WireBytes] => [doc, sendable(m)]),
+      );
+    if (hello.saved) socket.emit('saved', participantId, sendable(hello.saved));
     if (hello.storageFailing) socket.emit('storage', 'failing');
     let seq = 0;
     if (owner) {
@@ -406,7 +410,6 @@ export function attachLive(
 
     metrics?.connections.inc();
     const bucket = new Bucket(perSecond, deps.clock);
-    const maxChars = Math.ceil((LIMITS.messageBytes * 4) / 3) + 4;
     socket.on('y', (doc: unknown, message: unknown) => {
       const docId = typeof doc === 'string' ? doc : '';
       const refuse = (code: RefusalCode) => {
@@ -414,19 +417,20 @@ export function attachLive(
         socket.emit('refused', { doc: docId.slice(0, 40), code });
       };
       if (!bucket.take()) return refuse(Refusal.rateLimited);
-      if (typeof doc !== 'string' || typeof message !== 'string' || (doc !== 'meeting' && !isId(doc))) {
+      const bytes = bytesOf(message);
+      if (typeof doc !== 'string' || !bytes || (doc !== 'meeting' && !isId(doc))) {
         return refuse(Refusal.invalid);
       }
-      if (message.length > maxChars) return refuse(Refusal.tooLarge);
+      if (bytes.length > LIMITS.messageBytes) return refuse(Refusal.tooLarge);
       if (owner) {
-        bus?.send(owner, { t: 'y', socketId: socket.id, seq: ++seq, doc, msg: message } satisfies RelayMessage);
+        bus?.send(owner, { t: 'y', socketId: socket.id, seq: ++seq, doc, msg: bytes } satisfies RelayMessage);
         return;
       }
       if (!meetings.serving(meeting!)) return restart(socket.id);
       try {
-        const result = meeting!.receive(socket.id, participantId, doc, fromBase64(message));
+        const result = meeting!.receive(socket.id, participantId, doc, bytes);
         if (!result.ok) return refuse(result.problem.code);
-        if (result.reply) socket.emit('y', doc, toBase64(result.reply));
+        if (result.reply) socket.emit('y', doc, sendable(result.reply));
       } catch (e) {
         log.error({ meeting: meetingId, err: (e as Error).message }, 'message handling failed');
         refuse(Refusal.malformed);

@@ -14,7 +14,7 @@ import {
   type Locator,
   type Page,
 } from 'playwright-core';
-import { expect } from 'vitest';
+import { expect, onTestFailed } from 'vitest';
 import { onCleanup } from '../helpers.js';
 
 export const PHONE: BrowserContextOptions = {
@@ -57,9 +57,15 @@ export async function person(
   context.setDefaultTimeout(20_000);
   const page = await context.newPage();
   const errors: string[] = [];
+  const said: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
+    said.push(`${new Date().toISOString().slice(11, 23)} ${m.type()}: ${m.text()}`);
+  });
+  // When a test fails, what each page said in its console helps to find out why.
+  onTestFailed(() => {
+    if (said.length) console.error(`console of ${page.url()}:\n  ${said.slice(-30).join('\n  ')}`);
   });
   onCleanup(async () => {
     await context.close();

@@ -48,7 +48,10 @@ describe('replay of a long meeting', () => {
       // Opening the replay (step 0 of 2,000).
       const t0 = Date.now();
       await page.getByRole('link', { name: 'Replay' }).click();
-      await page.getByText(`Step 0 of ${CONTRIBUTIONS}: before anything was written.`).waitFor();
+      // Numbers read as the language writes them: 2,000 in English.
+      await page
+        .getByText(`Step 0 of ${CONTRIBUTIONS.toLocaleString('en-GB')}: before anything was written.`)
+        .waitFor();
       const openMs = Date.now() - t0;
 
       // Moving the slider: the time until the record on screen is the one at that step.
@@ -58,7 +61,7 @@ describe('replay of a long meeting', () => {
           const start = performance.now();
           slider.value = String(to);
           slider.dispatchEvent(new Event('input', { bubbles: true }));
-          const caption = `Step ${to} of `;
+          const caption = `Step ${to.toLocaleString('en-GB')} of `;
           while (!document.body.textContent?.includes(caption)) await new Promise((r) => requestAnimationFrame(r));
           await new Promise((r) => requestAnimationFrame(r));
           return performance.now() - start;
