@@ -22,7 +22,8 @@ type Bytes = Uint8Array | ArrayBuffer;
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 const Name = v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars), v.regex(NO_CONTROL, 'A name is one line.'));
 
-export const PROTOCOL_VERSION = 1;
+/** 2: MessagePack packets, bytes instead of base64, `saved` in `welcome`, the greeting in one `batch`. */
+export const PROTOCOL_VERSION = 2;
 
 /** y-protocols message types carried in the `y` event (first varUint of the message). */
 export const Y_MESSAGE = { sync: 0, awareness: 1 } as const;
@@ -58,6 +59,8 @@ export interface Welcome {
    * `have`s: the server sends the state of each one not listed, in the `batch` that follows.
    */
   docs?: string[];
+  /** Everything of your own voice up to this (encoded) state vector is durably stored (as `saved`). */
+  saved?: Bytes;
 }
 
 export interface ServerToClientEvents {

@@ -89,7 +89,12 @@ export class RawClient {
       reconnection: false,
       ...(opts.headers ? { extraHeaders: opts.headers } : {}),
     });
-    this.socket.on('welcome', (w: Welcome) => (this.welcome = w));
+    this.socket.on('welcome', (w: Welcome) => {
+      this.welcome = w;
+      // What of your own voice is saved comes with the welcome.
+      const sv = bytesOf(w.saved);
+      if (sv) this.saved.set(w.participantId, sv);
+    });
     this.socket.on('connect_error', (err: Error & { data?: { code?: string } }) => {
       this.connectError = { code: err.data?.code, message: err.message };
     });

@@ -24,7 +24,10 @@ function counted(server: { url: string }, a: Admission) {
     if (event !== 'y' || !bytesOf(message)) return;
     if (decodeYMessage(bytesOf(message)!).kind === 'step1') asked.push(String(doc));
   });
-  c.socket.on('batch', (messages: unknown[]) => batches.push(messages.length));
+  // For each batch: how many documents' whole state (sync step 2s) it brought.
+  c.socket.on('batch', (messages: Array<[string, unknown]>) =>
+    batches.push(messages.filter(([, m]) => decodeYMessage(bytesOf(m)!).kind === 'step2').length),
+  );
   return { c, asked, batches };
 }
 
@@ -41,8 +44,10 @@ describe('synced in one round trip', () => {
     const newcomer = counted(server, await join(server, opened, 'Newcomer'));
     await until(() => newcomer.c.synced, 'newcomer synced');
     expect(newcomer.asked, 'no sync step 1 from a device that holds nothing').toEqual([]);
-    // One frame with the meeting document and all six voices (five writers and the newcomer's own).
+    // One frame with the meeting document and all six voices (five writers and the newcomer's own),
+    // the greeting's sync step 1s and awareness states with them.
     expect(newcomer.batches[0]).toBe(7);
+    expect(newcomer.batches).toHaveLength(1);
     for (let i = 0; i < 5; i++)
       expect(newcomer.c.log(people[i]!.me!).map((e) => (e.t === 'say' ? e.text : ''))).toEqual([`words of ${i}`]);
     await until(() => converged([...people, newcomer.c]), 'everyone converged');

@@ -382,20 +382,20 @@ export function attachLive(
     }
     void socket.join([meetingRoom(meetingId), participantRoom(participantId)]);
     const hello = meeting ? greetHere(meeting, socket.id, participantId, have) : attached!;
+    // Two frames: who you are (and what of yours is saved), then every sync message at once — the
+    // greeting's step 1s and awareness states, and the state of everything the device does not
+    // hold yet, so that it is synced without a round trip. (Each frame is a write to the socket.)
     socket.emit('welcome', {
       protocol: PROTOCOL_VERSION,
       meetingId,
       participantId,
       ...(hello.docs ? { docs: hello.docs } : {}),
+      ...(hello.saved ? { saved: sendable(hello.saved) } : {}),
     });
-    for (const [doc, msg] of hello.greeting) socket.emit('y', doc, sendable(msg));
-    // Everything the device does not hold yet, in one frame: synced without a round trip.
-    if (hello.pushed && hello.pushed.length > 0)
-      socket.emit(
-        'batch',
-        hello.pushed.map(([doc, m]): [string, WireBytes] => [doc, sendable(m)]),
-      );
-    if (hello.saved) socket.emit('saved', participantId, sendable(hello.saved));
+    socket.emit(
+      'batch',
+      [...hello.greeting, ...(hello.pushed ?? [])].map(([doc, m]): [string, WireBytes] => [doc, sendable(m)]),
+    );
     if (hello.storageFailing) socket.emit('storage', 'failing');
     let seq = 0;
     if (owner) {
