@@ -121,6 +121,11 @@ describe('accessibility', () => {
       .waitFor();
     await fac.page.getByRole('button', { name: 'More details' }).click();
 
+    // A skip link leads straight to the writing box.
+    await anna.page.getByRole('link', { name: 'Skip to the writing box' }).focus();
+    await anna.page.keyboard.press('Enter');
+    expect(await anna.page.evaluate(() => document.activeElement?.id)).toBe('composer-text');
+
     await axe(fac.page, 'room (desktop)');
     await axe(anna.page, 'room (phone)');
     await shot(fac.page, 'room-desktop');

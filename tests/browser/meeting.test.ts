@@ -165,11 +165,17 @@ describe('a whole meeting, every voice with the same standing', () => {
     for (const p of pages)
       await contribution(p, 'how much Anna carries').getByText('During a reflecting conversation').waitFor();
     await shot(leo.page, 'room-reflecting-phone');
+    // Ending it shows in the record for everyone: asked once, and "Not yet" changes nothing.
     await maria.page.getByRole('button', { name: 'End reflection' }).click();
+    await maria.page.getByText('Everyone will see this in the record. Go ahead?').waitFor();
+    await maria.page.getByRole('button', { name: 'Not yet' }).click();
+    await maria.page.getByRole('button', { name: 'End reflection' }).click();
+    await maria.page.getByRole('button', { name: 'Yes', exact: true }).click();
     await allSee(pages, 'The network’s response.');
     await write(leo.page, 'It helps to hear you disagree out loud.');
     for (const p of pages) await contribution(p, 'hear you disagree').getByText('Response to the reflection').waitFor();
     await anna.page.getByRole('button', { name: 'We’ve responded' }).click();
+    await anna.page.getByRole('button', { name: 'Yes', exact: true }).click();
     await allSee(pages, /The network has responded \(Anna noted it\)\./);
     for (const p of pages) await p.getByText('The network’s response.').waitFor({ state: 'detached' });
 
