@@ -29,6 +29,11 @@ export function bytesOf(x: unknown): Uint8Array | null {
   return null;
 }
 
+/** Several `[docId, message]` pairs as a `batch` argument (each message as `sendable` makes it). */
+export function sendableBatch(messages: ReadonlyArray<readonly [string, Uint8Array]>): Array<[string, WireBytes]> {
+  return messages.map(([doc, m]) => [doc, sendable(m)]);
+}
+
 /** Node's Buffer, where there is one (the server, scripts); a browser has none. */
 const NodeBuffer = (globalThis as { Buffer?: { from(b: ArrayBufferLike, offset: number, length: number): Uint8Array } })
   .Buffer;

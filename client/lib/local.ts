@@ -64,6 +64,11 @@ export function localMeeting(meetingId: string): LocalMeeting {
   return clean;
 }
 
+/** Whether the short code this device holds for a meeting still lets people in. */
+export function codeWorks(m: LocalMeeting): boolean {
+  return m.code !== undefined && (m.codeUntil === undefined || m.codeUntil > Date.now());
+}
+
 export function rememberMeeting(meetingId: string, patch: LocalMeeting): void {
   const current = localMeeting(meetingId);
   write(`meeting:${meetingId}`, { ...current, ...patch, added: { ...current.added, ...patch.added } });

@@ -23,7 +23,7 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from '../../shared/protocol.js';
-import { bytesOf, sendable, type WireBytes } from '../../shared/wire.js';
+import { bytesOf, sendable, sendableBatch } from '../../shared/wire.js';
 import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
@@ -88,10 +88,7 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
       target.emit('y', doc, sendable(message));
     },
     broadcastAll(messages) {
-      io.to(room).emit(
-        'batch',
-        messages.map(([doc, m]): [string, WireBytes] => [doc, sendable(m)]),
-      );
+      io.to(room).emit('batch', sendableBatch(messages));
     },
     presence(here) {
       io.to(room).emit('presence', here);
@@ -392,10 +389,7 @@ export function attachLive(
       ...(hello.docs ? { docs: hello.docs } : {}),
       ...(hello.saved ? { saved: sendable(hello.saved) } : {}),
     });
-    socket.emit(
-      'batch',
-      [...hello.greeting, ...(hello.pushed ?? [])].map(([doc, m]): [string, WireBytes] => [doc, sendable(m)]),
-    );
+    socket.emit('batch', sendableBatch([...hello.greeting, ...(hello.pushed ?? [])]));
     if (hello.storageFailing) socket.emit('storage', 'failing');
     let seq = 0;
     if (owner) {
