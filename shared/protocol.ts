@@ -14,9 +14,7 @@ import * as v from 'valibot';
 import { CODE_PATTERN, ID_PATTERN } from './ids.js';
 import { LIMITS } from './limits.js';
 import type { ApiErrorCodeValue, CloseReasonCode, ControlErrorCode, RefusalCode } from './errors.js';
-
-/** Bytes on the wire: a browser receives an ArrayBuffer, Node a Buffer (see `bytesOf` in wire.ts). */
-type Bytes = Uint8Array | ArrayBuffer;
+import type { WireBytes as Bytes } from './wire.js';
 
 /** Names and relations are one line of the person's own words: no line breaks or control characters. */
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
