@@ -150,6 +150,7 @@ if (opts.scenarios.includes('fanout')) {
           `  run ${r} ${side.padEnd(9)} p50 ${res.latency.p50.toFixed(1)} ms  p95 ${res.latency.p95.toFixed(1)}  p99 ${res.latency.p99.toFixed(1)}  ` +
             `${res.deliveredPerS.toFixed(0)} deliveries/s  server CPU ${res.serverCpuPct.toFixed(1)}%  ${res.cpuPerDeliveryUs.toFixed(1)} µs/delivery  ` +
             `peak RSS ${res.peakRssMB.toFixed(0)} MB  converged ${res.converged && res.sameState ? 'yes' : 'NO'}  ` +
+            (res.saved?.missing ? `"saved" NOT received for ${res.saved.missing} write(s)  ` : '') +
             `(others on the machine: ${res.othersCpuPct.toFixed(0)}% CPU)`,
         );
       } catch (e) {

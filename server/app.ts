@@ -11,6 +11,7 @@ import { Server } from 'socket.io';
 import { LIMITS } from '../shared/limits.js';
 import { CloseReason } from '../shared/errors.js';
 import { parser } from '../shared/wire.js';
+import { frameBroadcastsOnce } from './live/frames.js';
 import type { Config } from './config.js';
 import { randomUUID } from 'node:crypto';
 import { jsonLog, systemClock, type Clock, type Log } from './context.js';
@@ -143,6 +144,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     // Several instances: WebSocket only, so that no sticky sessions are needed behind a proxy.
     ...(cluster.adapter ? { adapter: cluster.adapter, transports: ['websocket' as const] } : {}),
   });
+  frameBroadcastsOnce(io.of('/').adapter);
   const meetings = new Meetings({
     store,
     clock,
