@@ -71,6 +71,38 @@ describe('three instances, one meeting', () => {
     await until(() => conns.every((x) => x.state.locked === true), 'everyone sees it locked');
   }, 60_000);
 
+  it('people who connect through another instance while someone writes miss none of it', async () => {
+    // Between the owner's answer to a relay's attach (the state the newcomer starts from) and the
+    // relayed connection joining the meeting's rooms, the owner keeps broadcasting: none of that
+    // may be lost, or the newcomer's copy of that voice stalls until it reconnects.
+    const { servers } = await startCluster(2);
+    const [owner, other] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const opened = await openMeeting(owner, 'Facilitator');
+    const writer = await connect(owner, opened);
+    expect(owner.app.meetings.peek(opened.meetingId)).toBeDefined();
+    const admissions = [];
+    for (let i = 0; i < 8; i++) admissions.push(await join(other, opened, `Newcomer ${i}`));
+    let writing = true;
+    let written = 0;
+    const writes = (async () => {
+      while (writing && written < 2000) {
+        writer.say(`words ${written++}`);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    const newcomers = [];
+    for (const adm of admissions) newcomers.push(await connect(other, adm));
+    writing = false;
+    await writes;
+    const all = [writer, ...newcomers];
+    await until(
+      () => all.every((x) => x.log(writer.me!).length === written),
+      () => `everyone holds all ${written} entries: ${all.map((x) => x.log(writer.me!).length).join(', ')}`,
+      20_000,
+    );
+    expect(converged(all)).toBe(true);
+  }, 60_000);
+
   it('a forged write from an instance that is not the owner is refused and changes nothing anywhere', async () => {
     const { servers } = await startCluster(2);
     const [owner, other] = servers as [(typeof servers)[0], (typeof servers)[0]];

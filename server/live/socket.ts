@@ -280,7 +280,20 @@ export function attachLive(
   };
 
   // ── on a meeting's owner: connections that other instances relay ─────────────────────
-  const remotes = new Map<string, { meetingId: string; participantId: string; from: string; seq: number }>();
+  const remotes = new Map<
+    string,
+    {
+      meetingId: string;
+      participantId: string;
+      from: string;
+      seq: number;
+      /**
+       * Where the state handed to the relay stood, until its connection has joined the meeting's
+       * rooms: what is broadcast meanwhile does not reach it, and is sent to it then.
+       */
+      handed?: Map<string, Uint8Array>;
+    }
+  >();
   const detach = (socketId: string) => {
     const r = remotes.get(socketId);
     if (!r) return;
@@ -319,16 +332,25 @@ export function attachLive(
       ) {
         return { refused: ConnectError.noAccess } satisfies AttachAnswer;
       }
-      remotes.set(req.socketId, { meetingId: req.meetingId, participantId: req.participantId, from, seq: 0 });
+      const handed = meeting.stateVectors();
+      remotes.set(req.socketId, { meetingId: req.meetingId, participantId: req.participantId, from, seq: 0, handed });
       return greetHere(meeting, req.socketId, req.participantId, req.have) satisfies AttachAnswer;
     },
     message(msg) {
       if (msg.t === 'detach') return detach(msg.socketId);
       if (msg.t === 'joined') {
-        // Said when the relay's socket had not yet joined the room: said again now that it has.
+        // Said, shared and saved while the relay's socket had not yet joined the rooms: the changes
+        // since what it was handed go to it now (anything also broadcast since arrives twice, which
+        // Yjs ignores), then what of its own is saved, and who is here.
         const r = remotes.get(msg.socketId);
         const meeting = r && meetings.peek(r.meetingId);
-        if (meeting) meeting.port.presence(meeting.here());
+        if (!r || !meeting) return;
+        const missed = r.handed ? meeting.changesSince(r.handed) : [];
+        delete r.handed;
+        if (missed.length > 0) io.to(msg.socketId).emit('batch', sendableBatch(missed));
+        const saved = meeting.durableStateVector(r.participantId);
+        if (saved) io.to(msg.socketId).emit('saved', r.participantId, sendable(saved));
+        meeting.port.presence(meeting.here());
         return;
       }
       const r = remotes.get(msg.socketId);

@@ -429,6 +429,24 @@ export class Meeting {
     return { docs, pushed };
   }
 
+  /** Every document's state vector now: where a connection that is handed this state starts. */
+  stateVectors(): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>([[MEETING_DOC, Y.encodeStateVector(this.meetingDoc)]]);
+    for (const [id, doc] of this.#voices) out.set(id, Y.encodeStateVector(doc));
+    return out;
+  }
+
+  /** Everything that changed since those state vectors, as sync updates (nothing for what did not). */
+  changesSince(since: ReadonlyMap<string, Uint8Array>): Array<[string, Uint8Array]> {
+    const out: Array<[string, Uint8Array]> = [];
+    for (const [id, doc] of [[MEETING_DOC, this.meetingDoc] as const, ...this.#voices]) {
+      const before = since.get(id);
+      if (before && sameBytes(before, Y.encodeStateVector(doc))) continue;
+      out.push([id, syncUpdate(Y.encodeStateAsUpdate(doc, before))]);
+    }
+    return out;
+  }
+
   /** The durably stored state vector of a document. */
   durableStateVector(doc: string): Uint8Array | undefined {
     return this.#durable.get(doc);
@@ -623,6 +641,10 @@ export interface RecordSnapshot {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
 
 function refuse(code: Problem['code'], message: string): Received {
   return { ok: false, problem: { code, message } };
