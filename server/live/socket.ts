@@ -399,9 +399,6 @@ export function attachLive(
       socket.disconnect(true);
       return;
     }
-    // The handshake has been checked: its HTTP request (and everything it holds) is not needed
-    // again, and would otherwise stay in memory for as long as the connection lasts.
-    (socket.conn as { request: unknown }).request = null;
     void socket.join([meetingRoom(meetingId), participantRoom(participantId)]);
     const hello = meeting ? greetHere(meeting, socket.id, participantId, have) : attached!;
     // Two frames: who you are (and what of yours is saved), then every sync message at once — the
