@@ -401,6 +401,11 @@ export function attachLive(
     }
     void socket.join([meetingRoom(meetingId), participantRoom(participantId)]);
     const hello = meeting ? greetHere(meeting, socket.id, participantId, have) : attached!;
+    // Nothing of the handshake is kept for the connection's life: not what the owner handed a relay
+    // (the whole state of what the device did not hold), nor the `have` list, nor the personal token.
+    delete socket.data.attached;
+    delete socket.data.have;
+    socket.handshake.auth = {};
     // Two frames: who you are (and what of yours is saved), then every sync message at once — the
     // greeting's step 1s and awareness states, and the state of everything the device does not
     // hold yet, so that it is synced without a round trip. (Each frame is a write to the socket.)
