@@ -87,15 +87,11 @@ function insertedValues(update: Uint8Array): unknown[] {
   return out;
 }
 
-function isOrderMark(x: unknown): x is OrderMark {
+/** The entry id an order mark names, in either stored form (see `StoredMark`); null for anything else. */
+function markedEntry(x: unknown): string | null {
+  if (Array.isArray(x)) return x.length === 3 && typeof x[0] === 'number' && typeof x[1] === 'string' ? x[1] : null;
   const m = x as Partial<OrderMark> | null;
-  return (
-    typeof m === 'object' &&
-    m !== null &&
-    typeof m.v === 'string' &&
-    typeof m.id === 'string' &&
-    typeof m.at === 'number'
-  );
+  return typeof m === 'object' && m !== null && typeof m.v === 'string' && typeof m.id === 'string' ? m.id : null;
 }
 
 // ── Polyphony ──────────────────────────────────────────────────────────────────────────
@@ -196,7 +192,10 @@ export class PolyphonyClient implements BenchClient {
     if (sink?.mark) {
       const mark = sink.mark.bind(sink);
       conn.meetingDoc.on('update', (update: Uint8Array) => {
-        for (const m of insertedValues(update)) if (isOrderMark(m)) mark(index, m.id);
+        for (const m of insertedValues(update)) {
+          const id = markedEntry(m);
+          if (id !== null) mark(index, id);
+        }
       });
     }
   }

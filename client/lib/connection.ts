@@ -25,6 +25,8 @@ import {
   MEETING_STATE,
   VOICE_LOG,
   buildRecord,
+  readOrder,
+  voiceNumbers,
   isVoiceEntry,
   type MeetingEvent,
   type MeetingState,
@@ -299,8 +301,18 @@ export class MeetingConnection {
     return this.meetingDoc.getMap<unknown>(MEETING_STATE).toJSON() as Partial<MeetingState>;
   }
 
+  /** How many order marks the meeting document holds (cheap: nothing is read). */
+  get orderLength(): number {
+    return this.meetingDoc.getArray<unknown>(MEETING_ORDER).length;
+  }
+
   get order(): OrderMark[] {
-    return this.meetingDoc.getArray<OrderMark>(MEETING_ORDER).toArray();
+    const state = this.meetingDoc.getMap<unknown>(MEETING_STATE).get('openedAt');
+    return readOrder(
+      this.meetingDoc.getArray<unknown>(MEETING_ORDER).toArray(),
+      voiceNumbers(this.people.entries()),
+      typeof state === 'number' ? state : 0,
+    );
   }
 
   get events(): MeetingEvent[] {

@@ -127,7 +127,7 @@ export class RoomState {
   /** Changes only when a document's content changed: the record is folded again only then. */
   readonly #docKey = $derived.by(() => {
     void this.#tick;
-    let key = `${this.conn.order.length}|${this.conn.events.length}|${JSON.stringify(this.conn.state)}`;
+    let key = `${this.conn.orderLength}|${this.conn.events.length}|${JSON.stringify(this.conn.state)}`;
     for (const [id, doc] of this.conn.voices) key += `|${id}:${doc.getArray('log').length}`;
     return key;
   });

@@ -87,8 +87,15 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
       // Encoded once for every recipient (Socket.IO encodes a broadcast once).
       target.emit('y', doc, sendable(message));
     },
-    broadcastAll(messages) {
-      io.to(room).emit('batch', sendableBatch(messages));
+    broadcastAll(messages, writer) {
+      if (!writer) {
+        io.to(room).emit('batch', sendableBatch(messages));
+        return;
+      }
+      io.to(room).except(writer.socketId).emit('batch', sendableBatch(messages));
+      // The writer has its own update already: it gets only what that update caused (the marks).
+      const caused = messages.filter(([doc]) => doc !== writer.doc);
+      if (caused.length > 0) io.to(writer.socketId).emit('batch', sendableBatch(caused));
     },
     presence(here) {
       io.to(room).emit('presence', here);

@@ -27,6 +27,9 @@ import {
   type VoiceEntry,
   confirmedRef,
   ownTarget,
+  readOrder,
+  storedMark,
+  voiceNumbers,
   writtenFor,
 } from '../../shared/record.js';
 import { randomId, refOf } from '../../shared/ids.js';
@@ -50,8 +53,14 @@ const SERVER: Origin = { kind: 'server' };
 /** How a meeting talks to its connections (implemented over Socket.IO by live/). */
 export interface MeetingPort {
   broadcast(doc: string, message: Uint8Array, exceptSocket?: string): void;
-  /** Several messages to every connection, in one frame each. */
-  broadcastAll(messages: ReadonlyArray<readonly [string, Uint8Array]>): void;
+  /**
+   * Several messages to every connection, in one frame. With `writer`: the connection whose update
+   * to `writer.doc` caused them gets them without that document's messages (it has them).
+   */
+  broadcastAll(
+    messages: ReadonlyArray<readonly [string, Uint8Array]>,
+    writer?: { readonly socketId: string; readonly doc: string },
+  ): void;
   presence(here: string[]): void;
   saved(participantId: string, doc: string, stateVector: Uint8Array): void;
   storage(status: StorageStatus): void;
@@ -188,8 +197,30 @@ export class Meeting {
     return this.meetingDoc.getMap<Person>(MEETING_PEOPLE);
   }
 
-  get order(): Y.Array<OrderMark> {
-    return this.meetingDoc.getArray<OrderMark>(MEETING_ORDER);
+  /** The order marks as the meeting document stores them (see `StoredMark`). */
+  get order(): Y.Array<unknown> {
+    return this.meetingDoc.getArray<unknown>(MEETING_ORDER);
+  }
+
+  /** The order marks as every reader sees them. */
+  orderMarks(): OrderMark[] {
+    return readOrder(this.order.toArray(), voiceNumbers(this.people.entries()), this.#openedAt);
+  }
+
+  get #openedAt(): number {
+    const at = this.#state.get('openedAt');
+    return typeof at === 'number' ? at : 0;
+  }
+
+  /** Each person's number (the server gives it on joining; see `Person.n`). */
+  #numberOf(id: string): number | undefined {
+    return this.people.get(id)?.n;
+  }
+
+  #nextNumber(): number {
+    let max = 0;
+    for (const p of this.people.values()) if (typeof p.n === 'number' && p.n > max) max = p.n;
+    return max + 1;
   }
 
   /** The voice document of a participant (created empty for a new participant when `create`). */
@@ -225,6 +256,7 @@ export class Meeting {
     if (p.removed) person.removed = true;
     if (p.erased) Object.assign(person, { name: '', relation: '', erased: true });
     const current = this.people.get(p.id);
+    person.n = current?.n ?? this.#nextNumber();
     if (current && JSON.stringify(current) === JSON.stringify(person)) return;
     this.meetingDoc.transact(() => this.people.set(p.id, person), SERVER);
   }
@@ -263,15 +295,25 @@ export class Meeting {
         );
       }
     }
+    // People listed before numbers existed get theirs, in the order they joined.
+    const unnumbered = [...this.people.entries()]
+      .filter(([, p]) => typeof p.n !== 'number')
+      .sort(([a, pa], [b, pb]) => pa.joinedAt - pb.joinedAt || (a < b ? -1 : 1));
+    if (unnumbered.length > 0) {
+      let n = this.#nextNumber();
+      this.meetingDoc.transact(() => {
+        for (const [id, p] of unnumbered) this.people.set(id, { ...p, n: n++ });
+      }, SERVER);
+    }
     // Entries that reached the store without their order mark (a crash between the two) get one now.
-    const marked = new Set(this.order.toArray().map((mk) => `${mk.v}/${mk.id}`));
-    const missing: OrderMark[] = [];
+    const marked = new Set(this.orderMarks().map((mk) => refOf(mk.v, mk.id)));
+    const missing: Array<[string, string]> = [];
     for (const [v, doc] of this.#voices) {
       for (const entry of doc.getArray<{ id: string }>(VOICE_LOG).toArray()) {
-        if (!marked.has(`${v}/${entry.id}`)) missing.push({ v, id: entry.id, at: this.clock.now() });
+        if (!marked.has(refOf(v, entry.id))) missing.push([v, entry.id]);
       }
     }
-    if (missing.length > 0) this.meetingDoc.transact(() => this.order.push(missing), SERVER);
+    if (missing.length > 0) this.#pushMarks(missing, this.clock.now());
   }
 
   /** Where this meeting stands in its network's series. */
@@ -291,7 +333,7 @@ export class Meeting {
     return {
       people: new Map(this.people.entries()),
       state: this.meetingDoc.getMap<unknown>(MEETING_STATE).toJSON() as MeetingState,
-      order: this.order.toArray(),
+      order: this.orderMarks(),
       events: this.meetingDoc.getArray<MeetingEvent>(MEETING_EVENTS).toArray(),
       voices,
     };
@@ -380,8 +422,20 @@ export class Meeting {
   /** Note when the server first received these entries: their place in the record's order. */
   #mark(voice: string, entries: readonly VoiceEntry[]): void {
     if (entries.length === 0) return;
-    const at = this.clock.now();
-    const marks = entries.map((entry) => ({ v: voice, id: entry.id, at }));
+    this.#pushMarks(
+      entries.map((entry) => [voice, entry.id]),
+      this.clock.now(),
+    );
+  }
+
+  /** Append order marks (voice, entry id), all at server time `at`, in their stored form. */
+  #pushMarks(refs: ReadonlyArray<readonly [string, string]>, at: number): void {
+    const openedAt = this.#openedAt;
+    const marks = refs.map(([v, id]): unknown => {
+      const n = this.#numberOf(v);
+      // (Every person has a number once loaded; the object form stays readable regardless.)
+      return n === undefined ? ({ v, id, at } satisfies OrderMark) : storedMark(n, id, at, openedAt);
+    });
     this.meetingDoc.transact(() => this.order.push(marks), SERVER);
   }
 
@@ -491,8 +545,8 @@ export class Meeting {
           return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
         const checked = checkVoiceUpdate(doc, msg.update, (client) => this.#mayUse(client, participantId));
         if (checked.problem) return { ok: false, problem: checked.problem };
-        // The update and its order marks go to everyone in one frame (the writer included: Yjs
-        // ignores what it already has, and the writer needs the marks).
+        // The update and its order marks go to everyone in one frame; the writer gets only the
+        // marks (it has its update).
         this.#outbox = [];
         try {
           Y.applyUpdate(doc, msg.update, { kind: 'connection', socketId, participantId } satisfies Origin);
@@ -502,7 +556,7 @@ export class Meeting {
         } finally {
           const out = this.#outbox;
           this.#outbox = null;
-          if (out.length > 0) this.port.broadcastAll(out);
+          if (out.length > 0) this.port.broadcastAll(out, { socketId, doc: docId });
         }
         this.#docBytes.set(docId, size);
         this.metrics?.updatesApplied.inc();
