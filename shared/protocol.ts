@@ -14,14 +14,17 @@ import * as v from 'valibot';
 import { CODE_PATTERN, ID_PATTERN } from './ids.js';
 import { LIMITS } from './limits.js';
 import type { ApiErrorCodeValue, CloseReasonCode, ControlErrorCode, RefusalCode } from './errors.js';
-import type { WireBytes as Bytes } from './wire.js';
+import type { DocTag, WireBytes as Bytes } from './wire.js';
 
 /** Names and relations are one line of the person's own words: no line breaks or control characters. */
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 const Name = v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars), v.regex(NO_CONTROL, 'A name is one line.'));
 
-/** 2: MessagePack packets, bytes instead of base64, `saved` in `welcome`, the greeting in one `batch`. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: MessagePack packets, bytes instead of base64, `saved` in `welcome`, the greeting in one `batch`.
+ * 3: documents named by number on the data plane (`welcome.docs`, `voice`).
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** y-protocols message types carried in the `y` event (first varUint of the message). */
 export const Y_MESSAGE = { sync: 0, awareness: 1 } as const;
@@ -53,10 +56,12 @@ export interface Welcome {
   meetingId: string;
   participantId: string;
   /**
-   * Every document of the meeting (`meeting` and each voice), when the handshake said what it
-   * `have`s: the server sends the state of each one not listed, in the `batch` that follows.
+   * Every document of the meeting, each at the index of its number: `docs[0]` is `meeting`,
+   * `docs[n]` the voice of the person numbered n ('' for a number that names none). When the
+   * handshake said what it `have`s, the server sends the state of every document not listed, in
+   * the `batch` that follows.
    */
-  docs?: string[];
+  docs: string[];
   /** Everything of your own voice up to this (encoded) state vector is durably stored (as `saved`). */
   saved?: Bytes;
 }
@@ -64,10 +69,12 @@ export interface Welcome {
 export interface ServerToClientEvents {
   /** Sent once after connecting: who this connection is, as the server knows it. */
   welcome: (w: Welcome) => void;
-  /** A y-protocols message for document `doc`. */
-  y: (doc: string, message: Bytes) => void;
+  /** A y-protocols message for document `doc` (by number; see `DocTag`). */
+  y: (doc: DocTag, message: Bytes) => void;
   /** Several `y` messages in one frame: an update and the order marks it caused. Apply in order. */
-  batch: (messages: Array<[doc: string, message: Bytes]>) => void;
+  batch: (messages: Array<[doc: DocTag, message: Bytes]>) => void;
+  /** Someone new joined: number `n` names their voice `id` from now on (sent before any message of it). */
+  voice: (n: number, id: string) => void;
   /** Everything of `doc` up to this (encoded) state vector is durably stored. Sent to its owner. */
   saved: (doc: string, stateVector: Bytes) => void;
   /** Participant ids connected right now. */
@@ -90,7 +97,7 @@ export type AckOf<E extends keyof ClientToServerEvents> =
   Parameters<ClientToServerEvents[E]> extends [unknown, Ack<infer T>] ? AckResult<T> : never;
 
 export interface ClientToServerEvents {
-  y: (doc: string, message: Bytes) => void;
+  y: (doc: DocTag, message: Bytes) => void;
   /** Add a person who has no device of their own (a scribe or a shared device writes for them). */
   'person:add': (input: AddPersonInput, ack: Ack<{ participantId: string; personalToken: string }>) => void;
   /** Start or end a reflecting conversation. Anyone may; there is no role to gate it. */

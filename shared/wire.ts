@@ -7,6 +7,7 @@ import * as encoding from 'lib0/encoding';
 import * as msgpackParser from 'socket.io-msgpack-parser';
 import * as syncProtocol from 'y-protocols/sync';
 import type * as Y from 'yjs';
+import { MEETING_DOC, isId } from './ids.js';
 import { Y_MESSAGE } from './protocol.js';
 
 /**
@@ -15,6 +16,20 @@ import { Y_MESSAGE } from './protocol.js';
  * this server.
  */
 export const parser = msgpackParser;
+
+/**
+ * How the data plane (`y`, `batch`) names a document: by its number in the meeting (0 the meeting
+ * document, n the voice of the person numbered n; `welcome.docs` and `voice` say which is which),
+ * a few bytes where an id takes 23. A client may also name one by its id; the server does so only
+ * for a document that has no number.
+ */
+export type DocTag = number | string;
+
+/** Whether `x` is a well-formed document name: a document number, `meeting`, or an id. */
+export function isDocTag(x: unknown): x is DocTag {
+  if (typeof x === 'number') return Number.isSafeInteger(x) && x >= 0;
+  return typeof x === 'string' && (x === MEETING_DOC || isId(x));
+}
 
 /** Bytes as they may arrive: a Uint8Array (Node gives a Buffer) or, in a browser, an ArrayBuffer. */
 export type WireBytes = Uint8Array | ArrayBuffer;
@@ -30,7 +45,7 @@ export function bytesOf(x: unknown): Uint8Array | null {
 }
 
 /** Several `[docId, message]` pairs as a `batch` argument (each message as `sendable` makes it). */
-export function sendableBatch(messages: ReadonlyArray<readonly [string, Uint8Array]>): Array<[string, WireBytes]> {
+export function sendableBatch(messages: ReadonlyArray<readonly [DocTag, Uint8Array]>): Array<[DocTag, WireBytes]> {
   return messages.map(([doc, m]) => [doc, sendable(m)]);
 }
 

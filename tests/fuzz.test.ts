@@ -402,8 +402,9 @@ function rawParticipant(server: TestServer, admission: Admission): Promise<Socke
 /** Everything this socket sent before has been handled by the server (a sync step 1 is answered in order). */
 async function barrier(socket: Socket): Promise<void> {
   let answered = false;
-  const fn = (doc: string, message: string) => {
-    if (doc === MEETING_DOC && decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
+  const fn = (doc: unknown, message: string) => {
+    // (The server names the meeting document by its number, 0.)
+    if (doc === 0 && decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
   };
   socket.on('y', fn);
   socket.emit('y', MEETING_DOC, sendable(syncStep1(new Y.Doc())));

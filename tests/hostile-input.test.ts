@@ -175,7 +175,10 @@ describe('malformed sync messages', () => {
       add(`payload ${JSON.stringify(payload)}`, me, payload, [Refusal.invalid]);
     }
     for (const doc of [
-      42,
+      -1,
+      1.5,
+      2 ** 60,
+      NaN,
       null,
       {},
       '__proto__',
@@ -188,6 +191,9 @@ describe('malformed sync messages', () => {
       add(`document ${JSON.stringify(doc).slice(0, 20)}`, doc, validMessage, [Refusal.invalid]);
     }
     add('a well-formed id that is no document of this meeting', randomId(), validMessage, [Refusal.unknownDocument]);
+    // Documents by number (protocol 3): one no document has, and the meeting document (the server's).
+    add('a number that names no document of this meeting', 42, validMessage, [Refusal.unknownDocument]);
+    add('the meeting document by its number', 0, validMessage, [Refusal.notYourDocument]);
     add('a message over the size limit', me, syncUpdate(new Uint8Array(LIMITS.messageBytes + 16)), [Refusal.tooLarge]);
 
     const answers = await fire(t, cases);

@@ -177,3 +177,27 @@ describe('order marks on a real server', () => {
     expect(writer.refusals).toEqual([]);
   });
 });
+
+describe('documents by number on the data plane', () => {
+  it('welcome names every document by its number; a voice that joins later is named before its first message', async () => {
+    const server = await startServer();
+    const opened = await openMeeting(server, 'Opener');
+    const anna = await join(server, opened, 'Anna');
+    const watcher = await RawClient.connect(server.url, { meetingId: opened.meetingId, token: opened.personalToken });
+    expect(watcher.welcome!.docs).toEqual([MEETING_DOC, opened.participantId, anna.participantId]);
+
+    const late = await connect(server, await join(server, opened, 'Late'));
+    late.say('I came later.');
+    await until(
+      () => watcher.received.some((r) => r.doc === late.me && r.msg.kind === 'update'),
+      'the late voice’s words, by id',
+    );
+    expect(watcher.ids[3]).toBe(late.me);
+    expect(watcher.unnamed).toEqual([]);
+    // The page names documents by number too, and reads what it is sent the same way.
+    await until(() => late.log(late.me!).length === 1 && late.saved, 'saved');
+    expect(late.docOf(3)).toBe(late.me);
+    expect(late.docOf(0)).toBe(MEETING_DOC);
+    expect(late.docOf(99)).toBeUndefined();
+  });
+});

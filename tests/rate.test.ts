@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { Refusal } from '../shared/errors.js';
 import { LIMITS } from '../shared/limits.js';
-import { PROTOCOL_VERSION, type Refused } from '../shared/protocol.js';
+import { PROTOCOL_VERSION, type Refused, type Welcome } from '../shared/protocol.js';
 import { parser, sendable, syncStep1 } from '../shared/wire.js';
 import { connect, join, onCleanup, openMeeting, startServer, until } from './helpers.js';
 
@@ -26,12 +26,16 @@ describe('messages per connection', () => {
     onCleanup(() => void s.close());
     let answered = 0;
     const refused: Refused[] = [];
-    s.on('y', (doc: string) => {
-      if (doc === opened.participantId) answered++;
+    // Documents are named by number on the data plane (`welcome.docs`).
+    let docs: string[] = [];
+    s.on('welcome', (w: Welcome) => (docs = w.docs));
+    const own = (doc: unknown) => (typeof doc === 'number' ? docs[doc] : doc) === opened.participantId;
+    s.on('y', (doc: unknown) => {
+      if (own(doc)) answered++;
     });
     // The greeting (a sync step 1 for one's own voice among them) comes in one batch.
-    s.on('batch', (messages: Array<[string, unknown]>) => {
-      if (messages.some(([doc]) => doc === opened.participantId)) answered++;
+    s.on('batch', (messages: Array<[unknown, unknown]>) => {
+      if (messages.some(([doc]) => own(doc))) answered++;
     });
     s.on('refused', (r: Refused) => refused.push(r));
     await new Promise<void>((resolve) => s.on('welcome', () => resolve()));

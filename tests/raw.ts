@@ -7,14 +7,23 @@ import { io, type Socket } from 'socket.io-client';
 import * as Y from 'yjs';
 import { MEETING_DOC } from '../shared/ids.js';
 import { PROTOCOL_VERSION, Y_MESSAGE, type Refused, type Welcome } from '../shared/protocol.js';
-import { bytesOf, decodeYMessage, parser, sendable, syncStep1, type WireBytes, type YMessage } from '../shared/wire.js';
+import {
+  bytesOf,
+  decodeYMessage,
+  parser,
+  sendable,
+  syncStep1,
+  type DocTag,
+  type WireBytes,
+  type YMessage,
+} from '../shared/wire.js';
 import { onCleanup, until } from './helpers.js';
 
 /** Anything that carries the `y` event: a raw socket, or a MeetingConnection's socket. */
 export interface YSocket {
-  emit(ev: 'y', doc: string, message: WireBytes): unknown;
-  on(ev: 'y', fn: (doc: string, message: Uint8Array | ArrayBuffer) => void): unknown;
-  off(ev: 'y', fn: (doc: string, message: Uint8Array | ArrayBuffer) => void): unknown;
+  emit(ev: 'y', doc: DocTag, message: WireBytes): unknown;
+  on(ev: 'y', fn: (doc: DocTag, message: Uint8Array | ArrayBuffer) => void): unknown;
+  off(ev: 'y', fn: (doc: DocTag, message: Uint8Array | ArrayBuffer) => void): unknown;
 }
 
 /**
@@ -24,8 +33,8 @@ export interface YSocket {
  */
 export async function barrier(socket: YSocket, timeoutMs = 10_000): Promise<void> {
   let answered = false;
-  const fn = (doc: string, message: Uint8Array | ArrayBuffer) => {
-    if (doc !== MEETING_DOC) return;
+  const fn = (doc: DocTag, message: Uint8Array | ArrayBuffer) => {
+    if (doc !== 0 && doc !== MEETING_DOC) return;
     try {
       if (decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
     } catch {
@@ -65,8 +74,12 @@ export interface ConnectFailure {
 export class RawClient {
   readonly socket: Socket;
   readonly refusals: Refused[] = [];
-  /** Every decodable `y` message, with its size on the wire (bytes of the Yjs message). */
+  /** Every decodable `y` message (its document by id), with its size on the wire (bytes of the Yjs message). */
   readonly received: Array<{ doc: string; msg: YMessage; bytes: number }> = [];
+  /** Document numbers as the server named them (`welcome.docs`, `voice`). */
+  readonly ids: string[] = [];
+  /** Messages naming a document by a number the server never named. */
+  readonly unnamed: unknown[] = [];
   /** `y` messages that did not decode (the server should never send one). */
   readonly undecodable: Array<{ doc: string; message: unknown }> = [];
   readonly replicas = new Map<string, Y.Doc>();
@@ -91,6 +104,7 @@ export class RawClient {
     });
     this.socket.on('welcome', (w: Welcome) => {
       this.welcome = w;
+      w.docs.forEach((id, n) => (this.ids[n] = id));
       // What of your own voice is saved comes with the welcome.
       const sv = bytesOf(w.saved);
       if (sv) this.saved.set(w.participantId, sv);
@@ -102,7 +116,13 @@ export class RawClient {
     this.socket.on('presence', (here: string[]) => (this.here = here));
     this.socket.on('refused', (r: Refused) => this.refusals.push(r));
     this.socket.on('saved', (doc: string, sv: Uint8Array) => this.saved.set(doc, bytesOf(sv)!));
-    const receive = (doc: string, message: unknown) => {
+    this.socket.on('voice', (n: number, id: string) => (this.ids[n] = id));
+    const receive = (tag: DocTag, message: unknown) => {
+      const doc = typeof tag === 'number' ? this.ids[tag] : tag;
+      if (doc === undefined) {
+        this.unnamed.push(tag);
+        return;
+      }
       const bytes = bytesOf(message);
       let msg: YMessage;
       try {
@@ -117,7 +137,7 @@ export class RawClient {
     };
     this.socket.on('y', receive);
     // An update and the order marks it caused arrive together, in one frame.
-    this.socket.on('batch', (messages: Array<[string, Uint8Array]>) => {
+    this.socket.on('batch', (messages: Array<[DocTag, Uint8Array]>) => {
       for (const [doc, message] of messages) receive(doc, message);
     });
     onCleanup(async () => {

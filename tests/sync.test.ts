@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MeetingConnection } from '../client/lib/connection.js';
-import { bytesOf, decodeYMessage } from '../shared/wire.js';
+import { bytesOf, decodeYMessage, type DocTag } from '../shared/wire.js';
 import type { Admission } from '../shared/protocol.js';
 import { connect, converged, join, joinAs, openMeeting, startServer, until, onCleanup } from './helpers.js';
 
@@ -25,7 +25,7 @@ function counted(server: { url: string }, a: Admission) {
     if (decodeYMessage(bytesOf(message)!).kind === 'step1') asked.push(String(doc));
   });
   // For each batch: how many documents' whole state (sync step 2s) it brought.
-  c.socket.on('batch', (messages: Array<[string, unknown]>) =>
+  c.socket.on('batch', (messages: Array<[DocTag, unknown]>) =>
     batches.push(messages.filter(([, m]) => decodeYMessage(bytesOf(m)!).kind === 'step2').length),
   );
   return { c, asked, batches };
@@ -59,7 +59,10 @@ describe('synced in one round trip', () => {
     newcomer.c.socket.disconnect();
     newcomer.c.socket.connect();
     await until(() => newcomer.c.synced && newcomer.asked.length >= 6, 'reconnected and synced');
-    expect(new Set(newcomer.asked)).toEqual(new Set(['meeting', ...people.map((p) => p.me!)]));
+    // (By number, as the server named them: 0 the meeting document, n the voice of person n.)
+    const numbers = people.map((p) => newcomer.c.people.get(p.me!)?.n);
+    expect(numbers).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(newcomer.asked)).toEqual(new Set(['0', ...numbers.map(String)]));
     expect(newcomer.batches.filter((n) => n > 1)).toEqual([]);
     // Words written meanwhile by others still arrive.
     fac.say('after the reconnection');

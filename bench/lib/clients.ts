@@ -148,8 +148,10 @@ export class PolyphonyClient implements BenchClient {
       conn.socket.on('connect', () => {
         probe.connectedAt ??= performance.now();
       });
-      conn.socket.onAnyOutgoing((event: string, doc: unknown, message: unknown) => {
-        if (event === 'y' && typeof doc === 'string' && syncKindOf(message) === 'step1') probe.sent1(doc);
+      probe.docOf = (tag) => conn.docOf(tag);
+      conn.socket.onAnyOutgoing((event: string, tag: unknown, message: unknown) => {
+        const doc = conn.docOf(tag);
+        if (event === 'y' && doc !== undefined && syncKindOf(message) === 'step1') probe.sent1(doc);
       });
       const check = () => {
         if (probe.syncedAt !== null || !probe.step2At.has(MEETING_DOC) || this.conn.voices.size === 0) return;
@@ -159,11 +161,12 @@ export class PolyphonyClient implements BenchClient {
       // (onAny listeners run before the event's own handlers: check once those have applied it.)
       conn.socket.onAny((event: string, ...args: unknown[]) => {
         if (probe.syncedAt !== null) return;
-        if (event === 'y' && typeof args[0] === 'string') {
-          if (syncKindOf(args[1]) === 'step2') probe.got2(args[0]);
+        if (event === 'y' && conn.docOf(args[0]) !== undefined) {
+          if (syncKindOf(args[1]) === 'step2') probe.got2(conn.docOf(args[0])!);
         } else if (event === 'batch' && Array.isArray(args[0])) {
           for (const m of args[0] as unknown[]) {
-            if (Array.isArray(m) && typeof m[0] === 'string' && syncKindOf(m[1]) === 'step2') probe.got2(m[0]);
+            const doc = Array.isArray(m) ? conn.docOf(m[0]) : undefined;
+            if (doc !== undefined && syncKindOf((m as unknown[])[1]) === 'step2') probe.got2(doc);
           }
         }
         setImmediate(check);

@@ -28,6 +28,8 @@ export class SyncProbe {
   bytesToSynced: number | null = null;
   /** Bytes by document id (Polyphony: `meeting`, voice ids; and `control` for other events), until synced. */
   readonly bytesByDoc = new Map<string, number>();
+  /** The document a data-plane name (`DocTag`) names, as the client knows it. */
+  docOf: (tag: unknown) => string | undefined = (tag) => (typeof tag === 'string' ? tag : undefined);
   readonly synced: Promise<void>;
   #resolve!: () => void;
 
@@ -124,13 +126,13 @@ export function splitFrame(probe: SyncProbe, data: Buffer, isBinary: boolean): v
   const args = (packet as { data?: unknown } | null)?.data;
   if (!Array.isArray(args)) return probe.addDocBytes('control', n);
   const [event, a] = args as [unknown, unknown];
-  if (event === 'y' && typeof a === 'string') {
-    probe.addDocBytes(a, n);
+  if (event === 'y' && probe.docOf(a) !== undefined) {
+    probe.addDocBytes(probe.docOf(a)!, n);
   } else if (event === 'batch' && Array.isArray(a)) {
-    const parts = a.filter((x): x is [string, Uint8Array] => Array.isArray(x) && typeof x[0] === 'string');
+    const parts = a.filter((x): x is [unknown, Uint8Array] => Array.isArray(x) && probe.docOf(x[0]) !== undefined);
     const size = (x: unknown) => bytesOf(x)?.length ?? 0;
     const total = parts.reduce((sum, [, p]) => sum + size(p), 0) || 1;
-    for (const [doc, p] of parts) probe.addDocBytes(doc, (n * size(p)) / total);
+    for (const [doc, p] of parts) probe.addDocBytes(probe.docOf(doc)!, (n * size(p)) / total);
   } else {
     probe.addDocBytes('control', n);
   }

@@ -154,6 +154,9 @@ export class MeetingConnection {
   readonly #awaiting = new Set<string>();
   /** The documents this device said it holds when it connected (it asks only for those). */
   #announced = new Set<string>();
+  /** How the data plane names documents (`DocTag`): number → id, from `welcome` and `voice`. */
+  #ids: string[] = [MEETING_DOC];
+  #numbers = new Map<string, number>([[MEETING_DOC, 0]]);
   /** The documents the server sends by itself on this connection (listed in `welcome`). */
   #pushed = new Set<string>();
 
@@ -463,7 +466,20 @@ export class MeetingConnection {
   }
 
   #send(doc: string, message: Uint8Array): void {
-    if (this.socket.connected) this.socket.emit('y', doc, sendable(message));
+    if (this.socket.connected) this.socket.emit('y', this.#numbers.get(doc) ?? doc, sendable(message));
+  }
+
+  /** Number `n` names document `id` on the data plane. */
+  #named(n: unknown, id: unknown): void {
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > 1_000_000 || !isId(id)) return;
+    this.#ids[n] = id;
+    this.#numbers.set(id, n);
+  }
+
+  /** The document a data-plane name names: a number, or an id. */
+  docOf(tag: unknown): string | undefined {
+    if (typeof tag === 'number') return this.#ids[tag];
+    return typeof tag === 'string' ? tag : undefined;
   }
 
   #sendAwareness(): void {
@@ -648,28 +664,30 @@ export class MeetingConnection {
       this.#unavailable = 0;
       this.closing = null;
       this.me = w.participantId;
-      if (w.docs) {
-        // The server sends the state of each of these that this device did not say it holds.
-        this.#pushed = new Set(w.docs.filter((d) => !this.#announced.has(d)));
-        for (const d of this.#pushed) {
-          this.#awaiting.add(d);
-          if (d !== MEETING_DOC) this.#voice(d);
-        }
-      } else {
-        // A server that does not send them: ask for everything, as before.
-        this.#awaiting.add(MEETING_DOC);
-        this.#send(MEETING_DOC, syncStep1(this.meetingDoc));
-        for (const [id, doc] of this.voices) if (!this.#announced.has(id)) this.#askFor(id, doc);
+      const docs = Array.isArray(w.docs) ? w.docs : [];
+      docs.forEach((id, n) => this.#named(n, id));
+      // The server sends the state of each of these that this device did not say it holds.
+      this.#pushed = new Set(docs.filter((d) => typeof d === 'string' && d !== '' && !this.#announced.has(d)));
+      for (const d of this.#pushed) {
+        this.#awaiting.add(d);
+        if (d !== MEETING_DOC) this.#voice(d);
       }
       this.#voice(w.participantId);
       if (w.saved !== undefined) this.#onSaved(w.participantId, w.saved);
       if (this.#typingNow) this.#sendAwareness();
       this.#changed();
     });
-    s.on('y', (docId, message) => this.#receive(docId, message));
+    s.on('voice', (n, id) => this.#named(n, id));
+    s.on('y', (tag, message) => {
+      const id = this.docOf(tag);
+      if (id !== undefined) this.#receive(id, message);
+    });
     s.on('batch', (messages) => {
       if (!Array.isArray(messages)) return;
-      for (const m of messages) if (Array.isArray(m)) this.#receive(String(m[0]), m[1]);
+      for (const m of messages) {
+        const id = Array.isArray(m) ? this.docOf(m[0]) : undefined;
+        if (id !== undefined) this.#receive(id, (m as unknown[])[1]);
+      }
     });
     s.on('saved', (docId, sv) => {
       this.#onSaved(docId, sv);

@@ -5,7 +5,6 @@
  */
 import type { Server, Socket } from 'socket.io';
 import * as v from 'valibot';
-import { isId } from '../../shared/ids.js';
 import { LIMITS } from '../../shared/limits.js';
 import {
   CloseReason,
@@ -23,7 +22,7 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from '../../shared/protocol.js';
-import { bytesOf, sendable, sendableBatch } from '../../shared/wire.js';
+import { bytesOf, isDocTag, sendable, sendableBatch, type DocTag } from '../../shared/wire.js';
 import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
@@ -49,10 +48,11 @@ export interface SocketData {
 
 /** The owner's answer to a relay attaching a connection: what a local connection gets at once. */
 export interface Attached {
-  greeting: Array<[string, Uint8Array]>;
-  /** With `have`: every document's id, and the state of those the device does not hold. */
-  docs?: string[];
-  pushed?: Array<[string, Uint8Array]>;
+  greeting: Array<[DocTag, Uint8Array]>;
+  /** Every document's id, at the index of its number (`Welcome.docs`). */
+  docs: string[];
+  /** With `have`: the state of the documents the device does not hold. */
+  pushed?: Array<[DocTag, Uint8Array]>;
   saved: Uint8Array | null;
   storageFailing: boolean;
 }
@@ -67,7 +67,7 @@ export type RelayRequest = {
   have?: string[];
 };
 export type RelayMessage =
-  | { t: 'y'; socketId: string; seq: number; doc: string; msg: Uint8Array }
+  | { t: 'y'; socketId: string; seq: number; doc: DocTag; msg: Uint8Array }
   /** The relayed connection has joined the meeting's rooms: who is here is said again, to all. */
   | { t: 'joined'; socketId: string }
   | { t: 'detach'; socketId: string };
@@ -96,6 +96,9 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
       // The writer has its own update already: it gets only what that update caused (the marks).
       const caused = messages.filter(([doc]) => doc !== writer.doc);
       if (caused.length > 0) io.to(writer.socketId).emit('batch', sendableBatch(caused));
+    },
+    voice(n, id) {
+      io.to(room).emit('voice', n, id);
     },
     presence(here) {
       io.to(room).emit('presence', here);
@@ -271,10 +274,10 @@ export function attachLive(
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
     }
     const sv = meeting.durableStateVector(participantId);
-    const push = have ? meeting.pushFor(new Set(have)) : null;
     return {
       greeting: meeting.greeting(participantId),
-      ...(push ? { docs: push.docs, pushed: push.pushed } : {}),
+      docs: meeting.docList(),
+      ...(have ? { pushed: meeting.pushFor(new Set(have)) } : {}),
       saved: sv ?? null,
       storageFailing: meeting.storageFailing,
     };
@@ -353,6 +356,13 @@ export function attachLive(
         const meeting = r && meetings.peek(r.meetingId);
         if (!r || !meeting) return;
         const missed = r.handed ? meeting.changesSince(r.handed) : [];
+        // Voices numbered since then are named first, so that their messages can be read.
+        if (r.handed) {
+          const handed = r.handed;
+          meeting.docList().forEach((id, n) => {
+            if (n > 0 && id && !handed.has(id)) io.to(msg.socketId).emit('voice', n, id);
+          });
+        }
         delete r.handed;
         if (missed.length > 0) io.to(msg.socketId).emit('batch', sendableBatch(missed));
         const saved = meeting.durableStateVector(r.participantId);
@@ -370,14 +380,14 @@ export function attachLive(
       r.seq = msg.seq;
       const refuse = (code: RefusalCode) => {
         metrics?.refusals.inc({ code });
-        io.to(msg.socketId).emit('refused', { doc: msg.doc.slice(0, 40), code });
+        io.to(msg.socketId).emit('refused', { doc: meeting.docAt(msg.doc) ?? String(msg.doc).slice(0, 40), code });
       };
       try {
         const bytes = bytesOf(msg.msg);
         if (!bytes) return refuse(Refusal.invalid);
         const result = meeting.receive(msg.socketId, r.participantId, msg.doc, bytes);
         if (!result.ok) return refuse(result.problem.code);
-        if (result.reply) io.to(msg.socketId).emit('y', msg.doc, sendable(result.reply));
+        if (result.reply) io.to(msg.socketId).emit('y', result.reply[0], sendable(result.reply[1]));
       } catch (e) {
         log.error({ meeting: r.meetingId, err: (e as Error).message }, 'message handling failed');
         refuse(Refusal.malformed);
@@ -420,7 +430,7 @@ export function attachLive(
       protocol: PROTOCOL_VERSION,
       meetingId,
       participantId,
-      ...(hello.docs ? { docs: hello.docs } : {}),
+      docs: hello.docs,
       ...(hello.saved ? { saved: sendable(hello.saved) } : {}),
     });
     socket.emit('batch', sendableBatch([...hello.greeting, ...(hello.pushed ?? [])]));
@@ -439,16 +449,15 @@ export function attachLive(
     metrics?.connections.inc();
     const bucket = new Bucket(perSecond, deps.clock);
     socket.on('y', (doc: unknown, message: unknown) => {
-      const docId = typeof doc === 'string' ? doc : '';
       const refuse = (code: RefusalCode) => {
         metrics?.refusals.inc({ code });
-        socket.emit('refused', { doc: docId.slice(0, 40), code });
+        // The document by its id where this instance knows it; else what was sent, as text.
+        const named = isDocTag(doc) ? (meeting?.docAt(doc) ?? String(doc)) : typeof doc === 'string' ? doc : '';
+        socket.emit('refused', { doc: named.slice(0, 40), code });
       };
       if (!bucket.take()) return refuse(Refusal.rateLimited);
       const bytes = bytesOf(message);
-      if (typeof doc !== 'string' || !bytes || (doc !== 'meeting' && !isId(doc))) {
-        return refuse(Refusal.invalid);
-      }
+      if (!isDocTag(doc) || !bytes) return refuse(Refusal.invalid);
       if (bytes.length > LIMITS.messageBytes) return refuse(Refusal.tooLarge);
       if (owner) {
         bus?.send(owner, { t: 'y', socketId: socket.id, seq: ++seq, doc, msg: bytes } satisfies RelayMessage);
@@ -458,7 +467,7 @@ export function attachLive(
       try {
         const result = meeting!.receive(socket.id, participantId, doc, bytes);
         if (!result.ok) return refuse(result.problem.code);
-        if (result.reply) socket.emit('y', doc, sendable(result.reply));
+        if (result.reply) socket.emit('y', result.reply[0], sendable(result.reply[1]));
       } catch (e) {
         log.error({ meeting: meetingId, err: (e as Error).message }, 'message handling failed');
         refuse(Refusal.malformed);

@@ -33,7 +33,7 @@ import {
   writtenFor,
 } from '../../shared/record.js';
 import { randomId, refOf } from '../../shared/ids.js';
-import { decodeYMessage, syncStep1, syncStep2, syncUpdate } from '../../shared/wire.js';
+import { decodeYMessage, syncStep1, syncStep2, syncUpdate, type DocTag } from '../../shared/wire.js';
 import type { Clock, Log } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import type { DocUpdate, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
@@ -50,17 +50,22 @@ export type Origin =
 const STORE: Origin = { kind: 'store' };
 const SERVER: Origin = { kind: 'server' };
 
-/** How a meeting talks to its connections (implemented over Socket.IO by live/). */
+/**
+ * How a meeting talks to its connections (implemented over Socket.IO by live/). Documents are
+ * named as on the wire (`DocTag`: a number, see `Meeting.tagOf`).
+ */
 export interface MeetingPort {
-  broadcast(doc: string, message: Uint8Array, exceptSocket?: string): void;
+  broadcast(doc: DocTag, message: Uint8Array, exceptSocket?: string): void;
   /**
    * Several messages to every connection, in one frame. With `writer`: the connection whose update
    * to `writer.doc` caused them gets them without that document's messages (it has them).
    */
   broadcastAll(
-    messages: ReadonlyArray<readonly [string, Uint8Array]>,
-    writer?: { readonly socketId: string; readonly doc: string },
+    messages: ReadonlyArray<readonly [DocTag, Uint8Array]>,
+    writer?: { readonly socketId: string; readonly doc: DocTag },
   ): void;
+  /** A new voice: from now on, number `n` names document `id` on the wire. */
+  voice(n: number, id: string): void;
   presence(here: string[]): void;
   saved(participantId: string, doc: string, stateVector: Uint8Array): void;
   storage(status: StorageStatus): void;
@@ -69,7 +74,7 @@ export interface MeetingPort {
   closeAll(reason: CloseReasonCode): void;
 }
 
-export type Received = { ok: true; reply?: Uint8Array } | { ok: false; problem: Problem };
+export type Received = { ok: true; reply?: readonly [DocTag, Uint8Array] } | { ok: false; problem: Problem };
 
 /** The state vector of an empty document: what a device that holds nothing of it has. */
 const EMPTY_STATE_VECTOR = new Uint8Array([0]);
@@ -94,7 +99,10 @@ export class Meeting {
   readonly #erased = new Set<string>();
   readonly #queue: WriteQueue;
   /** While one incoming message is handled: what it makes the server share, sent as one frame. */
-  #outbox: Array<[string, Uint8Array]> | null = null;
+  #outbox: Array<[DocTag, Uint8Array]> | null = null;
+  /** Document number → id (0 is the meeting document; n the voice of the person numbered n). */
+  readonly #ids: string[] = [MEETING_DOC];
+  readonly #numbers = new Map<string, number>([[MEETING_DOC, 0]]);
   #ready = false;
 
   private constructor(
@@ -107,10 +115,16 @@ export class Meeting {
     readonly metrics?: Metrics,
     onLost?: () => void,
   ) {
-    this.#presence = new Presence(port, {
-      mayUse: (client, participantId) => this.#mayUse(client, participantId),
-      claim: (client, participantId) => void this.#clientOwner.set(client, participantId),
-    });
+    this.#presence = new Presence(
+      {
+        broadcast: (doc, message, exceptSocket) => port.broadcast(this.tagOf(doc), message, exceptSocket),
+        presence: (here) => port.presence(here),
+      },
+      {
+        mayUse: (client, participantId) => this.#mayUse(client, participantId),
+        claim: (client, participantId) => void this.#clientOwner.set(client, participantId),
+      },
+    );
     this.#queue = new WriteQueue({
       store,
       meetingId: id,
@@ -169,6 +183,7 @@ export class Meeting {
       if (!target) continue;
       Y.applyUpdate(target, list.length === 1 ? list[0]! : Y.mergeUpdates(list), STORE);
     }
+    for (const [id, p] of m.people.entries()) if (typeof p.n === 'number') m.#numbered(id, p.n);
     // An erased voice may still hold words a scribe wrote for someone else that they confirmed
     // or corrected (those are theirs, SPEC 16): it stays, closed to writes.
     for (const p of participants) {
@@ -214,13 +229,36 @@ export class Meeting {
 
   /** Each person's number (the server gives it on joining; see `Person.n`). */
   #numberOf(id: string): number | undefined {
-    return this.people.get(id)?.n;
+    const n = this.#numbers.get(id);
+    return n === 0 ? undefined : n;
   }
 
   #nextNumber(): number {
-    let max = 0;
-    for (const p of this.people.values()) if (typeof p.n === 'number' && p.n > max) max = p.n;
-    return max + 1;
+    return this.#ids.length;
+  }
+
+  /** Note that number `n` names the voice `id` (and say so to everyone connected). */
+  #numbered(id: string, n: number): void {
+    if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000 || this.#numbers.has(id)) return;
+    this.#ids[n] = id;
+    this.#numbers.set(id, n);
+    if (this.#ready) this.port.voice(n, id);
+  }
+
+  /** How a document is named on the wire: its number, or its id should it have none. */
+  tagOf(id: string): DocTag {
+    return this.#numbers.get(id) ?? id;
+  }
+
+  /** The document a wire name names (a number, or an id), if it is one of this meeting's. */
+  docAt(tag: DocTag): string | undefined {
+    const id = typeof tag === 'number' ? this.#ids[tag] : tag;
+    return id !== undefined && this.#doc(id) ? id : undefined;
+  }
+
+  /** Every document's id, at the index of its number ('' for a number that names none). */
+  docList(): string[] {
+    return Array.from(this.#ids, (id) => id ?? '');
   }
 
   /** The voice document of a participant (created empty for a new participant when `create`). */
@@ -259,6 +297,7 @@ export class Meeting {
     person.n = current?.n ?? this.#nextNumber();
     if (current && JSON.stringify(current) === JSON.stringify(person)) return;
     this.meetingDoc.transact(() => this.people.set(p.id, person), SERVER);
+    this.#numbered(p.id, person.n);
   }
 
   /**
@@ -302,7 +341,10 @@ export class Meeting {
     if (unnumbered.length > 0) {
       let n = this.#nextNumber();
       this.meetingDoc.transact(() => {
-        for (const [id, p] of unnumbered) this.people.set(id, { ...p, n: n++ });
+        for (const [id, p] of unnumbered) {
+          this.people.set(id, { ...p, n });
+          this.#numbered(id, n++);
+        }
       }, SERVER);
     }
     // Entries that reached the store without their order mark (a crash between the two) get one now.
@@ -414,8 +456,9 @@ export class Meeting {
       // Shared at once, so the meeting stays live even while the disk is failing. A voice's writer
       // keeps its words until told they are saved and sends them again after a crash; a device
       // holding meeting state that a crash took back drops it on reconnecting (see greeting()).
-      if (this.#outbox) this.#outbox.push([id, syncUpdate(update)]);
-      else this.port.broadcast(id, syncUpdate(update), origin?.kind === 'connection' ? origin.socketId : undefined);
+      const tag = this.tagOf(id);
+      if (this.#outbox) this.#outbox.push([tag, syncUpdate(update)]);
+      else this.port.broadcast(tag, syncUpdate(update), origin?.kind === 'connection' ? origin.socketId : undefined);
     });
   }
 
@@ -459,28 +502,27 @@ export class Meeting {
   }
 
   /** Messages for a new connection: a sync request for its own voice, and who is writing now. */
-  greeting(participantId: string): Array<[string, Uint8Array]> {
-    const out: Array<[string, Uint8Array]> = [];
+  greeting(participantId: string): Array<[DocTag, Uint8Array]> {
+    const out: Array<[DocTag, Uint8Array]> = [];
     const own = this.#voice(participantId, true)!;
-    out.push([participantId, syncStep1(own)]);
+    out.push([this.tagOf(participantId), syncStep1(own)]);
     // The meeting document's state vector: a device holding more than this (from before a crash)
     // drops its copy and syncs afresh.
-    out.push([MEETING_DOC, syncStep1(this.meetingDoc)]);
-    out.push(...this.#presence.snapshot());
+    out.push([0, syncStep1(this.meetingDoc)]);
+    for (const [id, m] of this.#presence.snapshot()) out.push([this.tagOf(id), m]);
     return out;
   }
   /**
    * The whole state of every document this device does not hold (as sync step 2s: cached, made
-   * once per change), so that it is synced without asking; and the ids of every document.
+   * once per change), so that it is synced without asking.
    */
-  pushFor(have: ReadonlySet<string>): { docs: string[]; pushed: Array<[string, Uint8Array]> } {
-    const docs = [MEETING_DOC, ...this.#voices.keys()];
-    const pushed: Array<[string, Uint8Array]> = [];
-    for (const id of docs) {
+  pushFor(have: ReadonlySet<string>): Array<[DocTag, Uint8Array]> {
+    const pushed: Array<[DocTag, Uint8Array]> = [];
+    for (const id of [MEETING_DOC, ...this.#voices.keys()]) {
       if (have.has(id)) continue;
-      pushed.push([id, this.#step2(id, this.#doc(id)!, EMPTY_STATE_VECTOR)]);
+      pushed.push([this.tagOf(id), this.#step2(id, this.#doc(id)!, EMPTY_STATE_VECTOR)]);
     }
-    return { docs, pushed };
+    return pushed;
   }
 
   /** Every document's state vector now: where a connection that is handed this state starts. */
@@ -491,12 +533,12 @@ export class Meeting {
   }
 
   /** Everything that changed since those state vectors, as sync updates (nothing for what did not). */
-  changesSince(since: ReadonlyMap<string, Uint8Array>): Array<[string, Uint8Array]> {
-    const out: Array<[string, Uint8Array]> = [];
+  changesSince(since: ReadonlyMap<string, Uint8Array>): Array<[DocTag, Uint8Array]> {
+    const out: Array<[DocTag, Uint8Array]> = [];
     for (const [id, doc] of [[MEETING_DOC, this.meetingDoc] as const, ...this.#voices]) {
       const before = since.get(id);
       if (before && sameBytes(before, Y.encodeStateVector(doc))) continue;
-      out.push([id, syncUpdate(Y.encodeStateAsUpdate(doc, before))]);
+      out.push([this.tagOf(id), syncUpdate(Y.encodeStateAsUpdate(doc, before))]);
     }
     return out;
   }
@@ -507,9 +549,11 @@ export class Meeting {
   }
 
   /** Handle one y-protocols message from a connection. Never throws for bad input. */
-  receive(socketId: string, participantId: string, docId: string, bytes: Uint8Array): Received {
-    const doc = this.#doc(docId);
-    if (!doc) return refuse(Refusal.unknownDocument, 'There is no such document in this meeting.');
+  receive(socketId: string, participantId: string, tag: DocTag, bytes: Uint8Array): Received {
+    const docId = this.docAt(tag);
+    const doc = docId === undefined ? undefined : this.#doc(docId);
+    if (!doc || docId === undefined)
+      return refuse(Refusal.unknownDocument, 'There is no such document in this meeting.');
     if (bytes.length > LIMITS.messageBytes) return refuse(Refusal.tooLarge, 'The message is too large.');
     let msg: ReturnType<typeof decodeYMessage>;
     try {
@@ -520,7 +564,7 @@ export class Meeting {
     switch (msg.kind) {
       case 'step1': {
         try {
-          return { ok: true, reply: this.#step2(docId, doc, msg.stateVector) };
+          return { ok: true, reply: [this.tagOf(docId), this.#step2(docId, doc, msg.stateVector)] };
         } catch {
           return refuse(Refusal.malformed, 'The state vector could not be decoded.');
         }
@@ -556,7 +600,7 @@ export class Meeting {
         } finally {
           const out = this.#outbox;
           this.#outbox = null;
-          if (out.length > 0) this.port.broadcastAll(out, { socketId, doc: docId });
+          if (out.length > 0) this.port.broadcastAll(out, { socketId, doc: this.tagOf(docId) });
         }
         this.#docBytes.set(docId, size);
         this.metrics?.updatesApplied.inc();
