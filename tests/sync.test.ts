@@ -2,13 +2,18 @@
  * One round trip fewer to synced (issue 11): a device says in its handshake which documents it
  * already holds (`have`); the server sends the whole state of every other one right after
  * `welcome`, in one frame, so a newcomer asks for nothing. A device that holds documents asks for
- * exactly those (sync step 1), as before.
+ * exactly those (sync step 1), as before; and drops its copy of another person's voice where it holds
+ * more than the server (what a crash took back).
  */
 import { describe, expect, it } from 'vitest';
 import { MeetingConnection } from '../client/lib/connection.js';
 import { bytesOf, decodeYMessage, type DocTag } from '../shared/wire.js';
 import type { Admission } from '../shared/protocol.js';
-import { connect, converged, join, joinAs, openMeeting, startServer, until, onCleanup } from './helpers.js';
+import * as Y from 'yjs';
+import { randomEntryId } from '../shared/ids.js';
+import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
+import { connect, converged, join, joinAs, openMeeting, sameState, startServer, until, onCleanup } from './helpers.js';
+import { craft } from './raw.js';
 
 function counted(server: { url: string }, a: Admission) {
   const c = new MeetingConnection({
@@ -70,5 +75,36 @@ describe('synced in one round trip', () => {
       () => newcomer.c.log(fac.me!).some((e) => e.t === 'say' && e.text === 'after the reconnection'),
       'live words',
     );
+  });
+});
+
+describe('a copy of someone else’s voice that holds what the server lost', () => {
+  it('is dropped on reconnecting and synced afresh from the server', async () => {
+    const server = await startServer();
+    const opened = await openMeeting(server, 'Maria');
+    const fac = await connect(server, opened);
+    const anna = await joinAs(server, opened, 'Anna');
+    anna.say('kept');
+    await until(() => fac.log(anna.me!).length === 1 && anna.saved, 'Anna’s words everywhere, saved');
+    // What a crash can leave on a device: Anna's words that reached it but not the server's disk,
+    // written by a Yjs client of Anna's that her device has since given up (it started afresh).
+    const copy = fac.voices.get(anna.me!)!;
+    const lost = craft(copy, (d) =>
+      d.getArray<VoiceEntry>(VOICE_LOG).push([{ t: 'say', id: randomEntryId(), text: 'lost', at: 1 }]),
+    );
+    Y.applyUpdate(copy, lost.update);
+    expect(fac.log(anna.me!)).toHaveLength(2);
+
+    fac.socket.disconnect();
+    fac.socket.connect();
+    const serverCopy = () => server.app.meetings.peek(opened.meetingId)!.voiceDocs().get(anna.me!)!;
+    await until(
+      () => fac.status === 'connected' && fac.synced && sameState(fac.voices.get(anna.me!)!, serverCopy()),
+      'the copy is the server’s again',
+    );
+    expect(fac.log(anna.me!).map((e) => (e.t === 'say' ? e.text : ''))).toEqual(['kept']);
+    // Live words still arrive in the new copy.
+    anna.say('after');
+    await until(() => fac.log(anna.me!).length === 2, 'live words');
   });
 });

@@ -614,7 +614,15 @@ export class MeetingConnection {
     }
     if (msg.kind === 'step1') {
       if (docId === this.me) this.#send(docId, syncStep2(doc, msg.stateVector));
-      if (docId === MEETING_DOC && holdsMore(doc, msg.stateVector)) this.#resetMeetingDoc();
+      else if (docId === MEETING_DOC) {
+        if (holdsMore(doc, msg.stateVector)) this.#resetMeetingDoc();
+      } else if (holdsMore(doc, msg.stateVector)) {
+        // This copy of someone else's voice holds what the server lost in a crash: its writer sends
+        // it again, or has started afresh and sends the words anew. Either way the server's copy is
+        // the one to hold.
+        this.#drop(docId);
+        this.#voice(docId);
+      }
     } else if (msg.kind === 'awareness') {
       const states = this.typing.get(docId) ?? new Map<number, boolean>();
       for (const e of decodeAwareness(msg.update)) {

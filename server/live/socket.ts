@@ -274,10 +274,11 @@ export function attachLive(
         .catch((e: unknown) => log.error({ err: (e as Error).message }, 'access log failed'));
     }
     const sv = meeting.durableStateVector(participantId);
+    const held = have ? new Set(have) : undefined;
     return {
-      greeting: meeting.greeting(participantId),
+      greeting: meeting.greeting(participantId, held),
       docs: meeting.docList(),
-      ...(have ? { pushed: meeting.pushFor(new Set(have)) } : {}),
+      ...(held ? { pushed: meeting.pushFor(held) } : {}),
       saved: sv ?? null,
       storageFailing: meeting.storageFailing,
     };

@@ -501,14 +501,25 @@ export class Meeting {
     return this.#presence.connectionCount;
   }
 
-  /** Messages for a new connection: a sync request for its own voice, and who is writing now. */
-  greeting(participantId: string): Array<[DocTag, Uint8Array]> {
+  /**
+   * Messages for a new connection: a sync request for its own voice, the state vector of the
+   * meeting document and of every other voice it says it holds (`have`), and who is writing now.
+   */
+  greeting(participantId: string, have?: ReadonlySet<string>): Array<[DocTag, Uint8Array]> {
     const out: Array<[DocTag, Uint8Array]> = [];
     const own = this.#voice(participantId, true)!;
     out.push([this.tagOf(participantId), syncStep1(own)]);
     // The meeting document's state vector: a device holding more than this (from before a crash)
-    // drops its copy and syncs afresh.
+    // drops its copy and syncs afresh. The same for another person's voice: what a crash took back
+    // before it was saved, its writer sends again — unless its device has started that voice afresh
+    // meanwhile (after a refusal), when the copy held here would differ from the server's for good.
     out.push([0, syncStep1(this.meetingDoc)]);
+    if (have) {
+      for (const id of have) {
+        const doc = id === participantId ? undefined : this.#voices.get(id);
+        if (doc) out.push([this.tagOf(id), syncStep1(doc)]);
+      }
+    }
     for (const [id, m] of this.#presence.snapshot()) out.push([this.tagOf(id), m]);
     return out;
   }
