@@ -31,6 +31,45 @@ export function isDocTag(x: unknown): x is DocTag {
   return typeof x === 'string' && (x === MEETING_DOC || isId(x));
 }
 
+/**
+ * The numbers that name a meeting's documents on the data plane, on either side: the server gives
+ * them (`Person.n`); a client learns them from `welcome.docs` and `voice`.
+ */
+export class DocNames {
+  readonly #ids: string[] = [MEETING_DOC];
+  readonly #numbers = new Map<string, number>([[MEETING_DOC, 0]]);
+
+  /** Number `n` names voice `id` from now on. False (and nothing changes) for anything else. */
+  name(n: unknown, id: unknown): boolean {
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > 1_000_000 || !isId(id)) return false;
+    if (this.#numbers.has(id) || this.#ids[n] !== undefined) return false;
+    this.#ids[n] = id;
+    this.#numbers.set(id, n);
+    return true;
+  }
+
+  /** How a document is named on the wire: its number, or its id should it have none. */
+  tagOf(id: string): DocTag {
+    return this.#numbers.get(id) ?? id;
+  }
+
+  /** The id a wire name names: a number (if known), or the id itself. */
+  idOf(tag: unknown): string | undefined {
+    if (typeof tag === 'number') return this.#ids[tag];
+    return typeof tag === 'string' ? tag : undefined;
+  }
+
+  /** The next number to give. */
+  get next(): number {
+    return this.#ids.length;
+  }
+
+  /** Every id at the index of its number ('' for a number that names none): `welcome.docs`. */
+  list(): string[] {
+    return Array.from(this.#ids, (id) => id ?? '');
+  }
+}
+
 /** Bytes as they may arrive: a Uint8Array (Node gives a Buffer) or, in a browser, an ArrayBuffer. */
 export type WireBytes = Uint8Array | ArrayBuffer;
 

@@ -20,7 +20,7 @@ import {
   type Person,
   type VoiceEntry,
 } from '../shared/record.js';
-import { syncUpdate } from '../shared/wire.js';
+import { DocNames, syncUpdate } from '../shared/wire.js';
 import { openStore } from '../server/store/open.js';
 import { connect, join, openMeeting, startServer, tempDir, until } from './helpers.js';
 import { RawClient, craft } from './raw.js';
@@ -178,6 +178,37 @@ describe('order marks on a real server', () => {
   });
 });
 
+describe('DocNames', () => {
+  it('names voices by number once each, and reads numbers and ids alike', () => {
+    const names = new DocNames();
+    const [a, b] = ['A'.repeat(22), 'B'.repeat(22)];
+    expect(names.name(1, a)).toBe(true);
+    expect([names.name(1, b), names.name(2, a), names.name(0, b), names.name(-1, b), names.name(1.5, b)]).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
+    expect([names.name(3, 'not an id'), names.name(3, b)]).toEqual([false, true]);
+    expect([names.tagOf(MEETING_DOC), names.tagOf(a), names.tagOf(b), names.tagOf('C'.repeat(22))]).toEqual([
+      0,
+      1,
+      3,
+      'C'.repeat(22),
+    ]);
+    expect([names.idOf(0), names.idOf(3), names.idOf(2), names.idOf(a), names.idOf(null)]).toEqual([
+      MEETING_DOC,
+      b,
+      undefined,
+      a,
+      undefined,
+    ]);
+    expect(names.list()).toEqual([MEETING_DOC, a, '', b]);
+    expect(names.next).toBe(4);
+  });
+});
+
 describe('documents by number on the data plane', () => {
   it('welcome names every document by its number; a voice that joins later is named before its first message', async () => {
     const server = await startServer();
@@ -192,7 +223,7 @@ describe('documents by number on the data plane', () => {
       () => watcher.received.some((r) => r.doc === late.me && r.msg.kind === 'update'),
       'the late voice’s words, by id',
     );
-    expect(watcher.ids[3]).toBe(late.me);
+    expect(watcher.names.idOf(3)).toBe(late.me);
     expect(watcher.unnamed).toEqual([]);
     // The page names documents by number too, and reads what it is sent the same way.
     await until(() => late.log(late.me!).length === 1 && late.saved, 'saved');

@@ -8,6 +8,7 @@ import * as Y from 'yjs';
 import { MEETING_DOC } from '../shared/ids.js';
 import { PROTOCOL_VERSION, Y_MESSAGE, type Refused, type Welcome } from '../shared/protocol.js';
 import {
+  DocNames,
   bytesOf,
   decodeYMessage,
   parser,
@@ -77,7 +78,7 @@ export class RawClient {
   /** Every decodable `y` message (its document by id), with its size on the wire (bytes of the Yjs message). */
   readonly received: Array<{ doc: string; msg: YMessage; bytes: number }> = [];
   /** Document numbers as the server named them (`welcome.docs`, `voice`). */
-  readonly ids: string[] = [];
+  readonly names = new DocNames();
   /** Messages naming a document by a number the server never named. */
   readonly unnamed: unknown[] = [];
   /** `y` messages that did not decode (the server should never send one). */
@@ -104,7 +105,7 @@ export class RawClient {
     });
     this.socket.on('welcome', (w: Welcome) => {
       this.welcome = w;
-      w.docs.forEach((id, n) => (this.ids[n] = id));
+      w.docs.forEach((id, n) => this.names.name(n, id));
       // What of your own voice is saved comes with the welcome.
       const sv = bytesOf(w.saved);
       if (sv) this.saved.set(w.participantId, sv);
@@ -116,9 +117,9 @@ export class RawClient {
     this.socket.on('presence', (here: string[]) => (this.here = here));
     this.socket.on('refused', (r: Refused) => this.refusals.push(r));
     this.socket.on('saved', (doc: string, sv: Uint8Array) => this.saved.set(doc, bytesOf(sv)!));
-    this.socket.on('voice', (n: number, id: string) => (this.ids[n] = id));
+    this.socket.on('voice', (n: number, id: string) => this.names.name(n, id));
     const receive = (tag: DocTag, message: unknown) => {
-      const doc = typeof tag === 'number' ? this.ids[tag] : tag;
+      const doc = this.names.idOf(tag);
       if (doc === undefined) {
         this.unnamed.push(tag);
         return;

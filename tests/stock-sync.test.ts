@@ -27,7 +27,7 @@ class StockClient {
   readonly docs = new Map<string, Y.Doc>();
   constructor(readonly raw: RawClient) {
     // (The raw client keeps the server's document numbers: `welcome.docs`, `voice`.)
-    const id = (doc: DocTag) => (typeof doc === 'number' ? raw.ids[doc]! : doc);
+    const id = (doc: DocTag) => raw.names.idOf(doc)!;
     raw.socket.on('y', (doc: DocTag, message: string) => this.#handle(id(doc), message));
     raw.socket.on('batch', (messages: Array<[DocTag, string]>) => {
       for (const [doc, message] of messages) this.#handle(id(doc), message);

@@ -38,6 +38,7 @@ import {
 } from '../../shared/record.js';
 import { fromBase64, toBase64 } from 'lib0/buffer';
 import {
+  DocNames,
   awarenessMessage,
   bytesOf,
   covers,
@@ -154,9 +155,8 @@ export class MeetingConnection {
   readonly #awaiting = new Set<string>();
   /** The documents this device said it holds when it connected (it asks only for those). */
   #announced = new Set<string>();
-  /** How the data plane names documents (`DocTag`): number → id, from `welcome` and `voice`. */
-  #ids: string[] = [MEETING_DOC];
-  #numbers = new Map<string, number>([[MEETING_DOC, 0]]);
+  /** How the data plane names documents (`DocTag`), from `welcome` and `voice`. */
+  readonly #names = new DocNames();
   /** The documents the server sends by itself on this connection (listed in `welcome`). */
   #pushed = new Set<string>();
 
@@ -466,20 +466,12 @@ export class MeetingConnection {
   }
 
   #send(doc: string, message: Uint8Array): void {
-    if (this.socket.connected) this.socket.emit('y', this.#numbers.get(doc) ?? doc, sendable(message));
-  }
-
-  /** Number `n` names document `id` on the data plane. */
-  #named(n: unknown, id: unknown): void {
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > 1_000_000 || !isId(id)) return;
-    this.#ids[n] = id;
-    this.#numbers.set(id, n);
+    if (this.socket.connected) this.socket.emit('y', this.#names.tagOf(doc), sendable(message));
   }
 
   /** The document a data-plane name names: a number, or an id. */
   docOf(tag: unknown): string | undefined {
-    if (typeof tag === 'number') return this.#ids[tag];
-    return typeof tag === 'string' ? tag : undefined;
+    return this.#names.idOf(tag);
   }
 
   #sendAwareness(): void {
@@ -673,7 +665,7 @@ export class MeetingConnection {
       this.closing = null;
       this.me = w.participantId;
       const docs = Array.isArray(w.docs) ? w.docs : [];
-      docs.forEach((id, n) => this.#named(n, id));
+      docs.forEach((id, n) => this.#names.name(n, id));
       // The server sends the state of each of these that this device did not say it holds.
       this.#pushed = new Set(docs.filter((d) => typeof d === 'string' && d !== '' && !this.#announced.has(d)));
       for (const d of this.#pushed) {
@@ -685,7 +677,7 @@ export class MeetingConnection {
       if (this.#typingNow) this.#sendAwareness();
       this.#changed();
     });
-    s.on('voice', (n, id) => this.#named(n, id));
+    s.on('voice', (n, id) => this.#names.name(n, id));
     s.on('y', (tag, message) => {
       const id = this.docOf(tag);
       if (id !== undefined) this.#receive(id, message);

@@ -33,7 +33,7 @@ import {
   writtenFor,
 } from '../../shared/record.js';
 import { randomId, refOf } from '../../shared/ids.js';
-import { decodeYMessage, syncStep1, syncStep2, syncUpdate, type DocTag } from '../../shared/wire.js';
+import { DocNames, decodeYMessage, syncStep1, syncStep2, syncUpdate, type DocTag } from '../../shared/wire.js';
 import type { Clock, Log } from '../context.js';
 import type { Metrics } from '../metrics.js';
 import type { DocUpdate, MeetingRecord, ParticipantRecord, Store } from '../store/types.js';
@@ -101,8 +101,7 @@ export class Meeting {
   /** While one incoming message is handled: what it makes the server share, sent as one frame. */
   #outbox: Array<[DocTag, Uint8Array]> | null = null;
   /** Document number → id (0 is the meeting document; n the voice of the person numbered n). */
-  readonly #ids: string[] = [MEETING_DOC];
-  readonly #numbers = new Map<string, number>([[MEETING_DOC, 0]]);
+  readonly #names = new DocNames();
   #ready = false;
 
   private constructor(
@@ -229,36 +228,33 @@ export class Meeting {
 
   /** Each person's number (the server gives it on joining; see `Person.n`). */
   #numberOf(id: string): number | undefined {
-    const n = this.#numbers.get(id);
-    return n === 0 ? undefined : n;
+    const n = this.#names.tagOf(id);
+    return typeof n === 'number' && n > 0 ? n : undefined;
   }
 
   #nextNumber(): number {
-    return this.#ids.length;
+    return this.#names.next;
   }
 
   /** Note that number `n` names the voice `id` (and say so to everyone connected). */
   #numbered(id: string, n: number): void {
-    if (!Number.isSafeInteger(n) || n < 1 || n > 1_000_000 || this.#numbers.has(id)) return;
-    this.#ids[n] = id;
-    this.#numbers.set(id, n);
-    if (this.#ready) this.port.voice(n, id);
+    if (this.#names.name(n, id) && this.#ready) this.port.voice(n, id);
   }
 
   /** How a document is named on the wire: its number, or its id should it have none. */
   tagOf(id: string): DocTag {
-    return this.#numbers.get(id) ?? id;
+    return this.#names.tagOf(id);
   }
 
   /** The document a wire name names (a number, or an id), if it is one of this meeting's. */
   docAt(tag: DocTag): string | undefined {
-    const id = typeof tag === 'number' ? this.#ids[tag] : tag;
+    const id = this.#names.idOf(tag);
     return id !== undefined && this.#doc(id) ? id : undefined;
   }
 
-  /** Every document's id, at the index of its number ('' for a number that names none). */
+  /** Every document's id, at the index of its number (`Welcome.docs`). */
   docList(): string[] {
-    return Array.from(this.#ids, (id) => id ?? '');
+    return this.#names.list();
   }
 
   /** The voice document of a participant (created empty for a new participant when `create`). */
