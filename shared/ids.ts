@@ -42,9 +42,15 @@ export function randomId(): string {
   return base64url(crypto.getRandomValues(new Uint8Array(16)));
 }
 
-/** A shorter id for an entry inside one's own voice document (72 bits). */
+/**
+ * A short id for an entry inside one's own voice document: 48 bits, 8 characters. It need only be
+ * unique within that one voice (the server refuses a repeat, and the device then writes it again
+ * afresh); among even 10,000 entries of one voice a repeat has a chance of about one in 5 million.
+ * Every entry carries its id twice on the wire (in the voice, and in the server's order mark for
+ * it), so each character saved is two bytes on every delivery. (Older entries have 12.)
+ */
 export function randomEntryId(): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(9)));
+  return base64url(crypto.getRandomValues(new Uint8Array(6)));
 }
 
 /** A reference to an entry: the voice (participant id) that wrote it and its id there. */

@@ -23,8 +23,9 @@ const Name = v.pipe(v.string(), v.trim(), v.maxLength(LIMITS.nameChars), v.regex
 /**
  * 2: MessagePack packets, bytes instead of base64, `saved` in `welcome`, the greeting in one `batch`.
  * 3: documents named by number on the data plane (`welcome.docs`, `voice`).
+ * 4: the server's `y` carries one or more (document, message) pairs, flat; `batch` is gone.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** y-protocols message types carried in the `y` event (first varUint of the message). */
 export const Y_MESSAGE = { sync: 0, awareness: 1 } as const;
@@ -59,7 +60,7 @@ export interface Welcome {
    * Every document of the meeting, each at the index of its number: `docs[0]` is `meeting`,
    * `docs[n]` the voice of the person numbered n ('' for a number that names none). When the
    * handshake said what it `have`s, the server sends the state of every document not listed, in
-   * the `batch` that follows.
+   * the `y` that follows.
    */
   docs: string[];
   /** Everything of your own voice up to this (encoded) state vector is durably stored (as `saved`). */
@@ -69,10 +70,12 @@ export interface Welcome {
 export interface ServerToClientEvents {
   /** Sent once after connecting: who this connection is, as the server knows it. */
   welcome: (w: Welcome) => void;
-  /** A y-protocols message for document `doc` (by number; see `DocTag`). */
-  y: (doc: DocTag, message: Bytes) => void;
-  /** Several `y` messages in one frame: an update and the order marks it caused. Apply in order. */
-  batch: (messages: Array<[doc: DocTag, message: Bytes]>) => void;
+  /**
+   * One or more y-protocols messages, as flat (document, message) pairs — `y(doc, message, doc,
+   * message, …)`, each document by number (see `DocTag`) — in one frame: an update and the order
+   * marks it caused, or a whole greeting. Apply them in order.
+   */
+  y: (...pairs: Array<DocTag | Bytes>) => void;
   /** Someone new joined: number `n` names their voice `id` from now on (sent before any message of it). */
   voice: (n: number, id: string) => void;
   /** Everything of `doc` up to this (encoded) state vector is durably stored. Sent to its owner. */
@@ -161,7 +164,7 @@ export const HandshakeSchema = v.strictObject({
   participantId: v.optional(v.pipe(v.string(), v.regex(ID_PATTERN))),
   /**
    * The documents this device already holds something of. When given, the server sends the whole
-   * state of every other document of the meeting right after `welcome` (one `batch`), so a
+   * state of every other document of the meeting right after `welcome` (in one `y`), so a
    * newcomer is synced without asking: it asks (sync step 1) only for the documents it listed.
    */
   have: v.optional(

@@ -18,7 +18,7 @@ import { Y_MESSAGE } from './protocol.js';
 export const parser = msgpackParser;
 
 /**
- * How the data plane (`y`, `batch`) names a document: by its number in the meeting (0 the meeting
+ * How the data plane (`y`) names a document: by its number in the meeting (0 the meeting
  * document, n the voice of the person numbered n; `welcome.docs` and `voice` say which is which),
  * a few bytes where an id takes 23. A client may also name one by its id; the server does so only
  * for a document that has no number.
@@ -83,9 +83,21 @@ export function bytesOf(x: unknown): Uint8Array | null {
   return null;
 }
 
-/** Several `[docId, message]` pairs as a `batch` argument (each message as `sendable` makes it). */
-export function sendableBatch(messages: ReadonlyArray<readonly [DocTag, Uint8Array]>): Array<[DocTag, WireBytes]> {
-  return messages.map(([doc, m]) => [doc, sendable(m)]);
+/**
+ * The arguments of a server's `y` event: one or more (document, message) pairs, flat —
+ * `y(doc, message, doc, message, …)` — each message as `sendable` makes it. One frame, applied in order.
+ */
+export function yArgs(messages: ReadonlyArray<readonly [DocTag, Uint8Array]>): Array<DocTag | WireBytes> {
+  const out: Array<DocTag | WireBytes> = [];
+  for (const [doc, m] of messages) out.push(doc, sendable(m));
+  return out;
+}
+
+/** The (document, message) pairs of a `y` event's arguments, unchecked (an odd last one is dropped). */
+export function yPairs(args: readonly unknown[]): Array<[unknown, unknown]> {
+  const out: Array<[unknown, unknown]> = [];
+  for (let i = 0; i + 1 < args.length; i += 2) out.push([args[i], args[i + 1]]);
+  return out;
 }
 
 /** Node's Buffer, where there is one (the server, scripts); a browser has none. */

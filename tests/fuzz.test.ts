@@ -37,6 +37,7 @@ import {
   sendable,
   syncStep1,
   syncUpdate,
+  yPairs,
 } from '../shared/wire.js';
 import { connect, join, onCleanup, openMeeting, startServer, until, type TestServer } from './helpers.js';
 import { prng, seedFrom } from './faults/util.js';
@@ -402,9 +403,10 @@ function rawParticipant(server: TestServer, admission: Admission): Promise<Socke
 /** Everything this socket sent before has been handled by the server (a sync step 1 is answered in order). */
 async function barrier(socket: Socket): Promise<void> {
   let answered = false;
-  const fn = (doc: unknown, message: string) => {
+  const fn = (...args: unknown[]) => {
     // (The server names the meeting document by its number, 0.)
-    if (doc === 0 && decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
+    for (const [doc, message] of yPairs(args))
+      if (doc === 0 && decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
   };
   socket.on('y', fn);
   socket.emit('y', MEETING_DOC, sendable(syncStep1(new Y.Doc())));
@@ -566,13 +568,15 @@ describe('fuzzing the data plane', () => {
       // An observer: every awareness state anyone is shown must be a presence state.
       const observer = await rawParticipant(server, await join(server, fuzzMeeting, 'Observer'));
       let awarenessSeen = 0;
-      observer.on('y', (_doc: string, message: string) => {
-        const msg = decodeYMessage(bytesOf(message)!);
-        if (msg.kind !== 'awareness') return;
-        for (const e of decodeAwareness(msg.update)) {
-          awarenessSeen++;
-          if (!isPresenceState(e.state))
-            violations.push(`an awareness state reached others: ${JSON.stringify(e.state).slice(0, 80)}`);
+      observer.on('y', (...args: unknown[]) => {
+        for (const [, message] of yPairs(args)) {
+          const msg = decodeYMessage(bytesOf(message)!);
+          if (msg.kind !== 'awareness') continue;
+          for (const e of decodeAwareness(msg.update)) {
+            awarenessSeen++;
+            if (!isPresenceState(e.state))
+              violations.push(`an awareness state reached others: ${JSON.stringify(e.state).slice(0, 80)}`);
+          }
         }
       });
 

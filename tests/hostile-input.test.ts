@@ -21,7 +21,7 @@ import {
   type RefusalCode,
 } from '../shared/protocol.js';
 import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
-import { awarenessMessage, decodeYMessage, syncUpdate } from '../shared/wire.js';
+import { awarenessMessage, decodeYMessage, sendable, syncUpdate } from '../shared/wire.js';
 import { holdClock } from './clock.js';
 import {
   api,
@@ -202,6 +202,14 @@ describe('malformed sync messages', () => {
       .filter(({ expected, got }) => got.length !== 1 || !expected.includes(got[0]!));
     expect(wrong).toEqual([]);
     expect(t.docs()).toEqual(before);
+    // A client sends one message per `y` (only the server's carry several): more is refused whole.
+    const pairs = await RawClient.connect(server.url, { meetingId: t.opened.meetingId, token: t.token });
+    pairs.socket.emit('y', me, sendable(validMessage), me, sendable(validMessage));
+    pairs.socket.emit('y', me, sendable(validMessage), 'trailing');
+    await pairs.barrier();
+    expect(pairs.refusals.map((r) => r.code)).toEqual([Refusal.invalid, Refusal.invalid]);
+    expect(t.docs()).toEqual(before);
+    pairs.close();
 
     // The connection still works for honest use afterwards, and so does the canary.
     const conn = await RawClient.connect(server.url, { meetingId: t.opened.meetingId, token: t.token });

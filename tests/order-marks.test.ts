@@ -231,4 +231,37 @@ describe('documents by number on the data plane', () => {
     expect(late.docOf(0)).toBe(MEETING_DOC);
     expect(late.docOf(99)).toBeUndefined();
   });
+  it('the server writes the meeting document under a small client id, a fresh one on every load', async () => {
+    const dataDir = await tempDir();
+    const serverIds: number[] = [];
+    const opened = await (async () => {
+      const first = await startServer({ dataDir });
+      const opened = await openMeeting(first, 'Opener');
+      const fac = await connect(first, opened);
+      fac.say('first load');
+      await until(() => fac.order.length === 1 && fac.saved, 'marked and saved');
+      serverIds.push(first.app.meetings.peek(opened.meetingId)!.meetingDoc.clientID);
+      fac.close();
+      await first.stop();
+      return opened;
+    })();
+    for (const text of ['second load', 'third load']) {
+      const server = await startServer({ dataDir });
+      const fac = await connect(server, opened);
+      fac.say(text);
+      await until(() => fac.order.length === serverIds.length + 1 && fac.saved, `${text}: marked and saved`);
+      const doc = server.app.meetings.peek(opened.meetingId)!.meetingDoc;
+      serverIds.push(doc.clientID);
+      // Every item of the meeting document is the server's, under one of the ids its loads drew.
+      expect([...doc.store.clients.keys()].sort()).toEqual([...serverIds].sort());
+      // The mark this load wrote is under its own id (Yjs writes it as two bytes, not five).
+      const marks = doc.store.clients.get(doc.clientID)!;
+      expect(marks.length).toBeGreaterThan(0);
+      fac.close();
+      await server.stop();
+    }
+    expect(new Set(serverIds).size).toBe(3);
+    for (const id of serverIds) expect(id).toBeGreaterThan(0);
+    for (const id of serverIds) expect(id).toBeLessThan(2 ** 14);
+  });
 });

@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import { Refusal } from '../shared/errors.js';
 import { LIMITS } from '../shared/limits.js';
 import { PROTOCOL_VERSION, type Refused, type Welcome } from '../shared/protocol.js';
-import { parser, sendable, syncStep1 } from '../shared/wire.js';
+import { parser, sendable, syncStep1, yPairs } from '../shared/wire.js';
 import { connect, join, onCleanup, openMeeting, startServer, until } from './helpers.js';
 
 describe('messages per connection', () => {
@@ -30,12 +30,9 @@ describe('messages per connection', () => {
     let docs: string[] = [];
     s.on('welcome', (w: Welcome) => (docs = w.docs));
     const own = (doc: unknown) => (typeof doc === 'number' ? docs[doc] : doc) === opened.participantId;
-    s.on('y', (doc: unknown) => {
-      if (own(doc)) answered++;
-    });
-    // The greeting (a sync step 1 for one's own voice among them) comes in one batch.
-    s.on('batch', (messages: Array<[unknown, unknown]>) => {
-      if (messages.some(([doc]) => own(doc))) answered++;
+    // One frame per answer; the greeting (a sync step 1 for one's own voice among them) is one too.
+    s.on('y', (...args: unknown[]) => {
+      if (yPairs(args).some(([doc]) => own(doc))) answered++;
     });
     s.on('refused', (r: Refused) => refused.push(r));
     await new Promise<void>((resolve) => s.on('welcome', () => resolve()));

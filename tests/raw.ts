@@ -17,14 +17,15 @@ import {
   type DocTag,
   type WireBytes,
   type YMessage,
+  yPairs,
 } from '../shared/wire.js';
 import { onCleanup, until } from './helpers.js';
 
 /** Anything that carries the `y` event: a raw socket, or a MeetingConnection's socket. */
 export interface YSocket {
   emit(ev: 'y', doc: DocTag, message: WireBytes): unknown;
-  on(ev: 'y', fn: (doc: DocTag, message: Uint8Array | ArrayBuffer) => void): unknown;
-  off(ev: 'y', fn: (doc: DocTag, message: Uint8Array | ArrayBuffer) => void): unknown;
+  on(ev: 'y', fn: (...pairs: unknown[]) => void): unknown;
+  off(ev: 'y', fn: (...pairs: unknown[]) => void): unknown;
 }
 
 /**
@@ -34,12 +35,14 @@ export interface YSocket {
  */
 export async function barrier(socket: YSocket, timeoutMs = 10_000): Promise<void> {
   let answered = false;
-  const fn = (doc: DocTag, message: Uint8Array | ArrayBuffer) => {
-    if (doc !== 0 && doc !== MEETING_DOC) return;
-    try {
-      if (decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
-    } catch {
-      // not ours
+  const fn = (...args: unknown[]) => {
+    for (const [doc, message] of yPairs(args)) {
+      if (doc !== 0 && doc !== MEETING_DOC) continue;
+      try {
+        if (decodeYMessage(bytesOf(message)!).kind === 'step2') answered = true;
+      } catch {
+        // not ours
+      }
     }
   };
   socket.on('y', fn);
@@ -118,10 +121,10 @@ export class RawClient {
     this.socket.on('refused', (r: Refused) => this.refusals.push(r));
     this.socket.on('saved', (doc: string, sv: Uint8Array) => this.saved.set(doc, bytesOf(sv)!));
     this.socket.on('voice', (n: number, id: string) => this.names.name(n, id));
-    const receive = (tag: DocTag, message: unknown) => {
+    const receive = (tag: unknown, message: unknown) => {
       const doc = this.names.idOf(tag);
       if (doc === undefined) {
-        this.unnamed.push(tag);
+        this.unnamed.push(tag as DocTag);
         return;
       }
       const bytes = bytesOf(message);
@@ -136,10 +139,9 @@ export class RawClient {
       this.received.push({ doc, msg, bytes: bytes.length });
       if (msg.kind === 'step2' || msg.kind === 'update') Y.applyUpdate(this.replica(doc), msg.update);
     };
-    this.socket.on('y', receive);
-    // An update and the order marks it caused arrive together, in one frame.
-    this.socket.on('batch', (messages: Array<[DocTag, Uint8Array]>) => {
-      for (const [doc, message] of messages) receive(doc, message);
+    // One or more messages per frame (an update and the order marks it caused arrive together).
+    this.socket.on('y', (...args: unknown[]) => {
+      for (const [doc, message] of yPairs(args)) receive(doc, message);
     });
     onCleanup(async () => {
       this.socket.disconnect();

@@ -13,7 +13,7 @@ import * as Y from 'yjs';
 import { MEETING_DOC, randomEntryId } from '../shared/ids.js';
 import { Refusal, Y_MESSAGE } from '../shared/protocol.js';
 import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
-import { bytesOf, syncStep1, syncUpdate, type DocTag } from '../shared/wire.js';
+import { bytesOf, syncStep1, syncUpdate, yPairs, type DocTag } from '../shared/wire.js';
 import { connect, converged, encoded, join, openMeeting, startServer, until, type TestServer } from './helpers.js';
 import { RawClient } from './raw.js';
 
@@ -28,9 +28,8 @@ class StockClient {
   constructor(readonly raw: RawClient) {
     // (The raw client keeps the server's document numbers: `welcome.docs`, `voice`.)
     const id = (doc: DocTag) => raw.names.idOf(doc)!;
-    raw.socket.on('y', (doc: DocTag, message: string) => this.#handle(id(doc), message));
-    raw.socket.on('batch', (messages: Array<[DocTag, string]>) => {
-      for (const [doc, message] of messages) this.#handle(id(doc), message);
+    raw.socket.on('y', (...args: unknown[]) => {
+      for (const [doc, message] of yPairs(args)) this.#handle(id(doc as DocTag), message as string);
     });
   }
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MeetingConnection } from '../client/lib/connection.js';
-import { bytesOf, decodeYMessage, type DocTag } from '../shared/wire.js';
+import { bytesOf, decodeYMessage, yPairs } from '../shared/wire.js';
 import type { Admission } from '../shared/protocol.js';
 import * as Y from 'yjs';
 import { randomEntryId } from '../shared/ids.js';
@@ -29,10 +29,11 @@ function counted(server: { url: string }, a: Admission) {
     if (event !== 'y' || !bytesOf(message)) return;
     if (decodeYMessage(bytesOf(message)!).kind === 'step1') asked.push(String(doc));
   });
-  // For each batch: how many documents' whole state (sync step 2s) it brought.
-  c.socket.on('batch', (messages: Array<[DocTag, unknown]>) =>
-    batches.push(messages.filter(([, m]) => decodeYMessage(bytesOf(m)!).kind === 'step2').length),
-  );
+  // For each frame that brought any: how many documents' whole state (sync step 2s) it brought.
+  c.socket.on('y', (...args: unknown[]) => {
+    const step2s = yPairs(args).filter(([, m]) => decodeYMessage(bytesOf(m)!).kind === 'step2').length;
+    if (step2s > 0) batches.push(step2s);
+  });
   return { c, asked, batches };
 }
 

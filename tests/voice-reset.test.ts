@@ -143,4 +143,41 @@ describe('[S4] a refused change is given back, and the device carries on', () =>
     await until(() => texts(b).includes('And later.') && converged([a, b]), 'later words arrive');
     expect(given).toEqual([]);
   });
+  it('two devices of one person that drew the same entry id offline: both words stay, under two ids', async () => {
+    const opened = await openMeeting(server, 'Opener');
+    const phone = await connect(server, opened);
+    const laptop = await connect(server, opened);
+    const b = await joinAs(server, opened, 'Ben');
+    const given: string[][] = [];
+    laptop.onRefusedWords((t) => given.push(t));
+    laptop.socket.disconnect();
+    await until(() => laptop.status === 'offline', 'laptop offline');
+    const id = 'same1234';
+    phone.voices
+      .get(phone.me!)!
+      .getArray(VOICE_LOG)
+      .push([{ t: 'say', id, text: 'From the phone.', at: Date.now() }]);
+    await until(() => texts(b).includes('From the phone.') && phone.saved, 'phone words saved');
+    laptop.voices
+      .get(laptop.me!)!
+      .getArray(VOICE_LOG)
+      .push([{ t: 'say', id, text: 'From the laptop.', at: Date.now() }]);
+    laptop.socket.connect();
+    await until(
+      () => texts(b).includes('From the laptop.') && converged([phone, laptop, b]) && laptop.saved,
+      () => `b has ${JSON.stringify(texts(b))}`,
+    );
+    // The server refused the repeated id; the laptop sent its words again under a new one.
+    expect(laptop.refusals.map((r) => r.code)).toContain(Refusal.malformed);
+    expect(given).toEqual([]);
+    expect(texts(b).sort()).toEqual(['From the laptop.', 'From the phone.']);
+    const onServer = server.app.meetings
+      .peek(opened.meetingId)!
+      .voiceDocs()
+      .get(phone.me!)!
+      .getArray<{ id: string; text: string }>(VOICE_LOG)
+      .toArray();
+    expect(new Set(onServer.map((e) => e.id)).size).toBe(2);
+    expect(onServer.find((e) => e.id === id)?.text).toBe('From the phone.');
+  });
 });

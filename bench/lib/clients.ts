@@ -16,7 +16,7 @@ import { randomEntryId } from '../../shared/ids.js';
 import type { Admission } from '../../shared/protocol.js';
 import { VOICE_LOG, type OrderMark } from '../../shared/record.js';
 import { toBase64 } from 'lib0/buffer';
-import { bytesOf } from '../../shared/wire.js';
+import { bytesOf, yPairs } from '../../shared/wire.js';
 import { MEETING_DOC } from '../../shared/ids.js';
 import { SyncProbe, splitFrame, syncKind, syncKindOf } from './probe.js';
 import { until } from './util.js';
@@ -161,12 +161,10 @@ export class PolyphonyClient implements BenchClient {
       // (onAny listeners run before the event's own handlers: check once those have applied it.)
       conn.socket.onAny((event: string, ...args: unknown[]) => {
         if (probe.syncedAt !== null) return;
-        if (event === 'y' && conn.docOf(args[0]) !== undefined) {
-          if (syncKindOf(args[1]) === 'step2') probe.got2(conn.docOf(args[0])!);
-        } else if (event === 'batch' && Array.isArray(args[0])) {
-          for (const m of args[0] as unknown[]) {
-            const doc = Array.isArray(m) ? conn.docOf(m[0]) : undefined;
-            if (doc !== undefined && syncKindOf((m as unknown[])[1]) === 'step2') probe.got2(doc);
+        if (event === 'y') {
+          for (const [tag, message] of yPairs(args)) {
+            const doc = conn.docOf(tag);
+            if (doc !== undefined && syncKindOf(message) === 'step2') probe.got2(doc);
           }
         }
         setImmediate(check);

@@ -5,7 +5,7 @@
  * by document when the frames can be read (Polyphony's Socket.IO MessagePack frames).
  */
 import { performance } from 'node:perf_hooks';
-import { bytesOf, parser } from '../../shared/wire.js';
+import { bytesOf, parser, yPairs } from '../../shared/wire.js';
 
 export class SyncProbe {
   /** When the client started connecting (performance.now() of this process). */
@@ -108,8 +108,8 @@ export function syncKindOf(message: unknown): 'step1' | 'step2' | null {
 
 /**
  * Attribute one received WebSocket frame's bytes to documents. Polyphony's Socket.IO packets are
- * MessagePack (binary frames): `["y", doc, bytes]` to that doc, `["batch", [[doc, bytes], …]]`
- * shared among its docs by their payload lengths, any other event to `control`; engine.io's own
+ * MessagePack (binary frames): `["y", doc, bytes, doc, bytes, …]` shared among its docs by their
+ * payload lengths, any other event to `control`; engine.io's own
  * text frames (pings) and unreadable frames to `other`.
  */
 export function splitFrame(probe: SyncProbe, data: Buffer, isBinary: boolean): void {
@@ -125,11 +125,9 @@ export function splitFrame(probe: SyncProbe, data: Buffer, isBinary: boolean): v
   }
   const args = (packet as { data?: unknown } | null)?.data;
   if (!Array.isArray(args)) return probe.addDocBytes('control', n);
-  const [event, a] = args as [unknown, unknown];
-  if (event === 'y' && probe.docOf(a) !== undefined) {
-    probe.addDocBytes(probe.docOf(a)!, n);
-  } else if (event === 'batch' && Array.isArray(a)) {
-    const parts = a.filter((x): x is [unknown, Uint8Array] => Array.isArray(x) && probe.docOf(x[0]) !== undefined);
+  const [event, ...rest] = args as unknown[];
+  const parts = event === 'y' ? yPairs(rest).filter(([doc]) => probe.docOf(doc) !== undefined) : [];
+  if (parts.length > 0) {
     const size = (x: unknown) => bytesOf(x)?.length ?? 0;
     const total = parts.reduce((sum, [, p]) => sum + size(p), 0) || 1;
     for (const [doc, p] of parts) probe.addDocBytes(probe.docOf(doc)!, (n * size(p)) / total);

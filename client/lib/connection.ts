@@ -50,6 +50,7 @@ import {
   syncStep1,
   syncStep2,
   syncUpdate,
+  yPairs,
 } from '../../shared/wire.js';
 
 export type ControlEvent = Exclude<keyof ClientToServerEvents, 'y'>;
@@ -548,18 +549,26 @@ export class MeetingConnection {
     this.#reset = null;
     if (!reset || !doc) return;
     const log = doc.getArray<VoiceEntry>(VOICE_LOG);
-    const have = new Set(log.toArray().map((e) => e.id));
+    const have = new Map(log.toArray().map((e) => [e.id, JSON.stringify(e)]));
     const again: VoiceEntry[] = [];
     const refused: string[] = [];
     let first = true;
     for (const raw of reset.old.getArray<unknown>(VOICE_LOG).toArray()) {
-      const valid = isVoiceEntry(raw);
-      if (valid && have.has(raw.id)) continue;
+      if (!isVoiceEntry(raw)) {
+        const words = wordsOf(raw);
+        if (words) refused.push(words);
+        first = false;
+        continue;
+      }
+      const held = have.get(raw.id);
+      if (held === JSON.stringify(raw)) continue;
+      // Another entry already holds its id (ids are short and random): sent again under a new one.
+      const entry = held === undefined ? raw : { ...raw, id: randomEntryId() };
       // What this device sees as valid is sent again; what the server refused although it looks
       // valid here (sent again once already, and still the first thing missing) is given back.
-      if (valid && !(first && this.#resent.has(raw.id))) again.push(raw);
+      if (!(first && this.#resent.has(entry.id))) again.push(entry);
       else {
-        const words = wordsOf(raw);
+        const words = wordsOf(entry);
         if (words) refused.push(words);
       }
       first = false;
@@ -678,15 +687,10 @@ export class MeetingConnection {
       this.#changed();
     });
     s.on('voice', (n, id) => this.#names.name(n, id));
-    s.on('y', (tag, message) => {
-      const id = this.docOf(tag);
-      if (id !== undefined) this.#receive(id, message);
-    });
-    s.on('batch', (messages) => {
-      if (!Array.isArray(messages)) return;
-      for (const m of messages) {
-        const id = Array.isArray(m) ? this.docOf(m[0]) : undefined;
-        if (id !== undefined) this.#receive(id, (m as unknown[])[1]);
+    s.on('y', (...args) => {
+      for (const [tag, message] of yPairs(args)) {
+        const id = this.docOf(tag);
+        if (id !== undefined) this.#receive(id, message);
       }
     });
     s.on('saved', (docId, sv) => {

@@ -22,7 +22,7 @@ import {
   type ClientToServerEvents,
   type ServerToClientEvents,
 } from '../../shared/protocol.js';
-import { bytesOf, isDocTag, sendable, sendableBatch, type DocTag } from '../../shared/wire.js';
+import { bytesOf, isDocTag, sendable, yArgs, type DocTag } from '../../shared/wire.js';
 import { participantIn } from '../access.js';
 import type { Config } from '../config.js';
 import type { Clock, Log } from '../context.js';
@@ -89,13 +89,15 @@ export function meetingPort(io: LiveServer, meetingId: string): MeetingPort {
     },
     broadcastAll(messages, writer) {
       if (!writer) {
-        io.to(room).emit('batch', sendableBatch(messages));
+        io.to(room).emit('y', ...yArgs(messages));
         return;
       }
-      io.to(room).except(writer.socketId).emit('batch', sendableBatch(messages));
+      io.to(room)
+        .except(writer.socketId)
+        .emit('y', ...yArgs(messages));
       // The writer has its own update already: it gets only what that update caused (the marks).
       const caused = messages.filter(([doc]) => doc !== writer.doc);
-      if (caused.length > 0) io.to(writer.socketId).emit('batch', sendableBatch(caused));
+      if (caused.length > 0) io.to(writer.socketId).emit('y', ...yArgs(caused));
     },
     voice(n, id) {
       io.to(room).emit('voice', n, id);
@@ -365,7 +367,7 @@ export function attachLive(
           });
         }
         delete r.handed;
-        if (missed.length > 0) io.to(msg.socketId).emit('batch', sendableBatch(missed));
+        if (missed.length > 0) io.to(msg.socketId).emit('y', ...yArgs(missed));
         const saved = meeting.durableStateVector(r.participantId);
         if (saved) io.to(msg.socketId).emit('saved', r.participantId, sendable(saved));
         meeting.port.presence(meeting.here());
@@ -434,7 +436,7 @@ export function attachLive(
       docs: hello.docs,
       ...(hello.saved ? { saved: sendable(hello.saved) } : {}),
     });
-    socket.emit('batch', sendableBatch([...hello.greeting, ...(hello.pushed ?? [])]));
+    socket.emit('y', ...yArgs([...hello.greeting, ...(hello.pushed ?? [])]));
     if (hello.storageFailing) socket.emit('storage', 'failing');
     let seq = 0;
     if (owner) {
@@ -449,7 +451,7 @@ export function attachLive(
 
     metrics?.connections.inc();
     const bucket = new Bucket(perSecond, deps.clock);
-    socket.on('y', (doc: unknown, message: unknown) => {
+    socket.on('y', (doc: unknown, message: unknown, ...more: unknown[]) => {
       const refuse = (code: RefusalCode) => {
         metrics?.refusals.inc({ code });
         // The document by its id where this instance knows it; else what was sent, as text.
@@ -458,7 +460,8 @@ export function attachLive(
       };
       if (!bucket.take()) return refuse(Refusal.rateLimited);
       const bytes = bytesOf(message);
-      if (!isDocTag(doc) || !bytes) return refuse(Refusal.invalid);
+      // A client sends one message per `y` (only the server's carry several).
+      if (!isDocTag(doc) || !bytes || more.length > 0) return refuse(Refusal.invalid);
       if (bytes.length > LIMITS.messageBytes) return refuse(Refusal.tooLarge);
       if (owner) {
         bus?.send(owner, { t: 'y', socketId: socket.id, seq: ++seq, doc, msg: bytes } satisfies RelayMessage);

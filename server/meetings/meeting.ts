@@ -182,6 +182,7 @@ export class Meeting {
       if (!target) continue;
       Y.applyUpdate(target, list.length === 1 ? list[0]! : Y.mergeUpdates(list), STORE);
     }
+    m.meetingDoc.clientID = smallClientId(m.meetingDoc);
     for (const [id, p] of m.people.entries()) if (typeof p.n === 'number') m.#numbered(id, p.n);
     // An erased voice may still hold words a scribe wrote for someone else that they confirmed
     // or corrected (those are theirs, SPEC 16): it stays, closed to writes.
@@ -746,6 +747,24 @@ export interface RecordSnapshot {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * The client id the server writes the meeting document under from this load on: small (14 bits,
+ * two bytes where one of Yjs's random 32-bit ids takes five — and every order mark names it
+ * twice, as its own and as its left neighbour's) and fresh: no stored item of the meeting has it,
+ * so what a crash took back of an earlier load (which devices may hold, and drop on reconnecting
+ * when they hold more than the server) is not written again differently under the same id. Only
+ * a load that a crash took back entirely leaves no trace of its id; drawing it again is a chance of
+ * 1 in 16,383, as Yjs itself accepts 1 in 2^32 for its ids. (Should fresh small ids ever run out,
+ * Yjs's random one stays.)
+ */
+function smallClientId(doc: Y.Doc): number {
+  for (let tries = 0; tries < 64; tries++) {
+    const id = 1 + Math.floor(Math.random() * 16383);
+    if (!doc.store.clients.has(id)) return id;
+  }
+  return doc.clientID;
+}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
