@@ -8,7 +8,7 @@
 export const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 /** Short ids for entries inside one voice document (unique within that document). */
-export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{8,22}$/;
+export const ENTRY_ID_PATTERN = /^[A-Za-z0-9_-]{6,22}$/;
 
 /**
  * A meeting's short code, read aloud in the room: ten digits (shown as 412 857 9036). It admits
@@ -43,14 +43,18 @@ export function randomId(): string {
 }
 
 /**
- * A short id for an entry inside one's own voice document: 48 bits, 8 characters. It need only be
- * unique within that one voice (the server refuses a repeat, and the device then writes it again
- * afresh); among even 10,000 entries of one voice a repeat has a chance of about one in 5 million.
- * Every entry carries its id twice on the wire (in the voice, and in the server's order mark for
- * it), so each character saved is two bytes on every delivery. (Older entries have 12.)
+ * A short id for an entry inside one's own voice document: 6 characters, 36 random bits. It need
+ * only be unique within that one voice: a device never draws one its voice already holds (see
+ * `MeetingConnection`), and should two devices of one person draw the same one offline, the server
+ * refuses the second and that device sends it again under a new id. Every entry carries its id
+ * twice on the wire (in the voice, and in the server's order mark for it), so each character saved
+ * is two bytes on every delivery. (Entries from before protocol 4 have 12.)
  */
 export function randomEntryId(): string {
-  return base64url(crypto.getRandomValues(new Uint8Array(6)));
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let s = '';
+  for (const b of crypto.getRandomValues(new Uint8Array(6))) s += alphabet[b & 63];
+  return s;
 }
 
 /** A reference to an entry: the voice (participant id) that wrote it and its id there. */

@@ -23,7 +23,7 @@ export const MEETING_ORDER = 'order';
 export const MEETING_STATE = 'state';
 
 const EntryId = v.pipe(v.string(), v.regex(ENTRY_ID_PATTERN));
-const Ref = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22}\/[A-Za-z0-9_-]{8,22}$/));
+const Ref = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{22}\/[A-Za-z0-9_-]{6,22}$/));
 const Text = v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(LIMITS.textChars));
 /** Milliseconds since the epoch on the writer's own device (shown, never used for order). */
 const At = v.pipe(v.number(), v.integer(), v.minValue(0));

@@ -369,7 +369,11 @@ export class MeetingConnection {
 
   #append(entry: VoiceEntry): string {
     if (!this.me) throw new Error('not connected yet');
-    this.#voice(this.me)!.getArray<VoiceEntry>(VOICE_LOG).push([entry]);
+    const log = this.#voice(this.me)!.getArray<VoiceEntry>(VOICE_LOG);
+    // Ids are short: never one this voice already holds.
+    const held = new Set(log.toArray().map((e) => e.id));
+    while (held.has(entry.id)) entry.id = randomEntryId();
+    log.push([entry]);
     return entry.id;
   }
 
