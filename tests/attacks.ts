@@ -13,7 +13,18 @@ import { MEETING_DOC } from '../shared/ids.js';
 import { ConnectError, Refusal, type Admission, type RefusalCode } from '../shared/protocol.js';
 import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
 import { awarenessMessage, syncStep2, syncUpdate } from '../shared/wire.js';
-import { api, connect, converged, encoded, join, joinAs, openMeeting, until, type TestServer } from './helpers.js';
+import {
+  api,
+  connect,
+  converged,
+  encoded,
+  join,
+  serverDoc as serverDocOf,
+  joinAs,
+  openMeeting,
+  until,
+  type TestServer,
+} from './helpers.js';
 import { RawClient, barrier, craft } from './raw.js';
 
 /**
@@ -83,12 +94,7 @@ export function attackSuite(start: () => Promise<AttackServers>): void {
     await attacker.pull(attacker.me);
     await attacker.pull(MEETING_DOC);
     expect(attacker.replica(victim.me!).getArray(VOICE_LOG).length).toBe(2);
-    const serverDoc = (id: string): Y.Doc => {
-      const m = server.app.meetings.peek(opened.meetingId);
-      const doc = id === MEETING_DOC ? m?.meetingDoc : m?.voiceDocs().get(id);
-      if (!doc) throw new Error(`server has no document ${id}`);
-      return doc;
-    };
+    const serverDoc = (id: string): Y.Doc => serverDocOf(server.app, opened.meetingId, id);
     return { opened, attacker, attackerToken: attackerAdmission.personalToken, victim, honest, serverDoc };
   }
 

@@ -203,6 +203,20 @@ export function sameState(a: Y.Doc, b: Y.Doc): boolean {
   return Buffer.from(Y.encodeStateVector(a)).equals(Buffer.from(Y.encodeStateVector(b)));
 }
 
+/**
+ * The server's copy of one of a meeting's documents (by id). A voice that holds nothing yet has no
+ * document on the server: it reads as an empty one. Throws for anything that is no document of it.
+ */
+export function serverDoc(app: App, meetingId: string, id: string): Y.Doc {
+  const m = app.meetings.peek(meetingId);
+  if (!m) throw new Error(`meeting ${meetingId} is not loaded`);
+  if (id === m.meetingDoc.guid) return m.meetingDoc;
+  const doc = m.voiceDocs().get(id);
+  if (doc) return doc;
+  if (m.docAt(id) === undefined) throw new Error(`server has no document ${id}`);
+  return new Y.Doc();
+}
+
 /** A document's whole encoded state (to compare "byte-identical before and after"). */
 export function encoded(doc: Y.Doc | undefined): Buffer {
   if (!doc) throw new Error('no such document');

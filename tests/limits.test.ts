@@ -5,13 +5,23 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { MEETING_DOC } from '../shared/ids.js';
 import { LIMITS } from '../shared/limits.js';
 import { Refusal } from '../shared/protocol.js';
 import { VOICE_LOG, type VoiceEntry } from '../shared/record.js';
 import { awarenessMessage, syncStep1, syncUpdate } from '../shared/wire.js';
 import { holdClock } from './clock.js';
-import { api, connect, encoded, join, joinAs, openMeeting, startServer, until, type TestServer } from './helpers.js';
+import {
+  api,
+  connect,
+  encoded,
+  join,
+  serverDoc,
+  joinAs,
+  openMeeting,
+  startServer,
+  until,
+  type TestServer,
+} from './helpers.js';
 import { RawClient, awarenessVerbatim } from './raw.js';
 
 let srv: TestServer;
@@ -35,10 +45,7 @@ async function room() {
   });
   writer.say('words of a bystander');
   await until(() => writer.saved, 'bystander saved');
-  const doc = (id: string) => {
-    const m = srv.app.meetings.peek(opened.meetingId)!;
-    return encoded(id === MEETING_DOC ? m.meetingDoc : m.voiceDocs().get(id));
-  };
+  const doc = (id: string) => encoded(serverDoc(srv.app, opened.meetingId, id));
   /** What the bystanders have received so far (to show that an attack sends them nothing). */
   const mark = () => ({
     listenerRefusals: listener.refusals.length,

@@ -22,7 +22,7 @@ import {
 } from '../shared/record.js';
 import { DocNames, syncUpdate } from '../shared/wire.js';
 import { openStore } from '../server/store/open.js';
-import { connect, join, openMeeting, startServer, tempDir, until } from './helpers.js';
+import { connect, join, openMeeting, serverDoc, startServer, tempDir, until } from './helpers.js';
 import { RawClient, craft } from './raw.js';
 
 const say = (text: string): VoiceEntry => ({ t: 'say', id: randomEntryId(), text, at: 1_700_000_000_000 });
@@ -104,7 +104,7 @@ describe('order marks on a real server', () => {
     const meetingBase = new Y.Doc();
     Y.applyUpdate(meetingBase, Y.encodeStateAsUpdate(m.meetingDoc));
     const annaBase = new Y.Doc();
-    Y.applyUpdate(annaBase, Y.encodeStateAsUpdate(m.voiceDocs().get(anna.participantId)!));
+    Y.applyUpdate(annaBase, Y.encodeStateAsUpdate(serverDoc(first.app, opened.meetingId, anna.participantId)));
     annaConn.close();
     fac.close();
     await first.stop();

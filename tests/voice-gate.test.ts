@@ -10,7 +10,17 @@ import { MEETING_DOC, randomEntryId } from '../shared/ids.js';
 import { Refusal, type Admission } from '../shared/protocol.js';
 import { VOICE_LOG, buildRecord, type VoiceEntry } from '../shared/record.js';
 import { syncUpdate } from '../shared/wire.js';
-import { api, connect, encoded, join, openMeeting, startServer, until, type TestServer } from './helpers.js';
+import {
+  api,
+  connect,
+  encoded,
+  join,
+  serverDoc as serverDocOf,
+  openMeeting,
+  startServer,
+  until,
+  type TestServer,
+} from './helpers.js';
 import { RawClient, barrier, craft } from './raw.js';
 
 let server: TestServer;
@@ -35,12 +45,7 @@ async function scene(): Promise<Scene> {
   const adm = await join(server, opened, 'Writer');
   const writer = await RawClient.connect(server.url, { meetingId: opened.meetingId, token: adm.personalToken });
   await writer.pull(writer.me);
-  const serverDoc = (id: string): Y.Doc => {
-    const m = server.app.meetings.peek(opened.meetingId);
-    const doc = id === MEETING_DOC ? m?.meetingDoc : m?.voiceDocs().get(id);
-    if (!doc) throw new Error(`server has no document ${id}`);
-    return doc;
-  };
+  const serverDoc = (id: string): Y.Doc => serverDocOf(server.app, opened.meetingId, id);
   const exported = async () =>
     (
       await api<{ items: Array<{ ref: string; text: string; at: number | null }> }>(

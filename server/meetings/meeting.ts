@@ -79,6 +79,15 @@ export type Received = { ok: true; reply?: readonly [DocTag, Uint8Array] } | { o
 /** The state vector of an empty document: what a device that holds nothing of it has. */
 const EMPTY_STATE_VECTOR = new Uint8Array([0]);
 
+/**
+ * What every voice that holds nothing yet reads as: a voice's document is made only once its
+ * person writes (or the store holds something of it), since most people of a meeting write little
+ * or nothing and each Yjs document costs about 3 KB. Never written to.
+ */
+const NOTHING = new Y.Doc({ guid: 'nothing' });
+const NOTHING_STEP1 = syncStep1(NOTHING);
+const NOTHING_STEP2 = syncStep2(NOTHING);
+
 /** Logs longer than this many records are compacted into one record per document on load. */
 const COMPACT_AFTER = 500;
 
@@ -186,10 +195,7 @@ export class Meeting {
     for (const [id, p] of m.people.entries()) if (typeof p.n === 'number') m.#numbered(id, p.n);
     // An erased voice may still hold words a scribe wrote for someone else that they confirmed
     // or corrected (those are theirs, SPEC 16): it stays, closed to writes.
-    for (const p of participants) {
-      m.#voice(p.id, true);
-      if (p.erased) m.#erased.add(p.id);
-    }
+    for (const p of participants) if (p.erased) m.#erased.add(p.id);
     for (const [id, doc] of m.#voices) {
       m.#docBytes.set(id, Y.encodeStateAsUpdate(doc).length);
       for (const client of doc.store.clients.keys()) if (!m.#clientOwner.has(client)) m.#clientOwner.set(client, id);
@@ -250,7 +256,25 @@ export class Meeting {
   /** The document a wire name names (a number, or an id), if it is one of this meeting's. */
   docAt(tag: DocTag): string | undefined {
     const id = this.#names.idOf(tag);
-    return id !== undefined && this.#doc(id) ? id : undefined;
+    return id !== undefined && (id === MEETING_DOC || this.#isVoice(id)) ? id : undefined;
+  }
+
+  /** Whether `id` is a voice of this meeting: a person's (numbered), or one the store holds. */
+  #isVoice(id: string): boolean {
+    return this.#voices.has(id) || this.#numberOf(id) !== undefined;
+  }
+
+  /** Every voice of the meeting, those that hold nothing yet (and have no document) included. */
+  #voiceIds(): Set<string> {
+    const ids = new Set(this.#voices.keys());
+    for (const id of this.#names.list()) if (id !== '' && id !== MEETING_DOC) ids.add(id);
+    return ids;
+  }
+
+  /** A document to read: the meeting document, a voice's, or `NOTHING` for a voice without one. */
+  #read(id: string): Y.Doc | undefined {
+    if (id === MEETING_DOC) return this.meetingDoc;
+    return this.#voices.get(id) ?? (this.#isVoice(id) ? NOTHING : undefined);
   }
 
   /** Every document's id, at the index of its number (`Welcome.docs`). */
@@ -258,7 +282,7 @@ export class Meeting {
     return this.#names.list();
   }
 
-  /** The voice document of a participant (created empty for a new participant when `create`). */
+  /** The voice document of a participant (created, empty, when `create`: when they first write). */
   #voice(id: string, create = false): Y.Doc | undefined {
     let doc = this.#voices.get(id);
     if (!doc && create) {
@@ -275,6 +299,7 @@ export class Meeting {
     return doc;
   }
 
+  /** The voice documents that exist: those that hold something, or whose person has written. */
   voiceDocs(): ReadonlyMap<string, Y.Doc> {
     return this.#voices;
   }
@@ -285,7 +310,6 @@ export class Meeting {
 
   /** A participant joined (or changed how they describe themselves). Written by the server. */
   setPerson(p: ParticipantRecord): void {
-    this.#voice(p.id, true);
     const person: Person = { name: p.name, relation: p.relation, aboutMe: p.aboutMe, joinedAt: p.joinedAt };
     if (p.addedBy) person.addedBy = p.addedBy;
     if (p.removed) person.removed = true;
@@ -437,6 +461,7 @@ export class Meeting {
    */
   #step2(id: string, doc: Y.Doc, stateVector: Uint8Array): Uint8Array {
     if (stateVector.length !== 1 || stateVector[0] !== 0) return syncStep2(doc, stateVector);
+    if (doc === NOTHING) return NOTHING_STEP2;
     let whole = this.#whole.get(id);
     if (!whole) {
       whole = syncStep2(doc);
@@ -482,7 +507,6 @@ export class Meeting {
   // ── connections ──────────────────────────────────────────────────────────────────────
 
   connect(socketId: string, participantId: string): void {
-    this.#voice(participantId, true);
     this.#presence.connect(socketId, participantId);
   }
 
@@ -504,8 +528,8 @@ export class Meeting {
    */
   greeting(participantId: string, have?: ReadonlySet<string>): Array<[DocTag, Uint8Array]> {
     const out: Array<[DocTag, Uint8Array]> = [];
-    const own = this.#voice(participantId, true)!;
-    out.push([this.tagOf(participantId), syncStep1(own)]);
+    const own = this.#voices.get(participantId);
+    out.push([this.tagOf(participantId), own ? syncStep1(own) : NOTHING_STEP1]);
     // The meeting document's state vector: a device holding more than this (from before a crash)
     // drops its copy and syncs afresh. The same for another person's voice: what a crash took back
     // before it was saved, its writer sends again — unless its device has started that voice afresh
@@ -513,8 +537,8 @@ export class Meeting {
     out.push([0, syncStep1(this.meetingDoc)]);
     if (have) {
       for (const id of have) {
-        const doc = id === participantId ? undefined : this.#voices.get(id);
-        if (doc) out.push([this.tagOf(id), syncStep1(doc)]);
+        const doc = id === participantId ? undefined : this.#read(id);
+        if (doc) out.push([this.tagOf(id), doc === NOTHING ? NOTHING_STEP1 : syncStep1(doc)]);
       }
     }
     for (const [id, m] of this.#presence.snapshot()) out.push([this.tagOf(id), m]);
@@ -526,9 +550,9 @@ export class Meeting {
    */
   pushFor(have: ReadonlySet<string>): Array<[DocTag, Uint8Array]> {
     const pushed: Array<[DocTag, Uint8Array]> = [];
-    for (const id of [MEETING_DOC, ...this.#voices.keys()]) {
+    for (const id of [MEETING_DOC, ...this.#voiceIds()]) {
       if (have.has(id)) continue;
-      pushed.push([this.tagOf(id), this.#step2(id, this.#doc(id)!, EMPTY_STATE_VECTOR)]);
+      pushed.push([this.tagOf(id), this.#step2(id, this.#read(id)!, EMPTY_STATE_VECTOR)]);
     }
     return pushed;
   }
@@ -536,14 +560,15 @@ export class Meeting {
   /** Every document's state vector now: where a connection that is handed this state starts. */
   stateVectors(): Map<string, Uint8Array> {
     const out = new Map<string, Uint8Array>([[MEETING_DOC, Y.encodeStateVector(this.meetingDoc)]]);
-    for (const [id, doc] of this.#voices) out.set(id, Y.encodeStateVector(doc));
+    for (const id of this.#voiceIds()) out.set(id, Y.encodeStateVector(this.#read(id)!));
     return out;
   }
 
   /** Everything that changed since those state vectors, as sync updates (nothing for what did not). */
   changesSince(since: ReadonlyMap<string, Uint8Array>): Array<[DocTag, Uint8Array]> {
     const out: Array<[DocTag, Uint8Array]> = [];
-    for (const [id, doc] of [[MEETING_DOC, this.meetingDoc] as const, ...this.#voices]) {
+    for (const id of [MEETING_DOC, ...this.#voiceIds()]) {
+      const doc = this.#read(id)!;
       const before = since.get(id);
       if (before && sameBytes(before, Y.encodeStateVector(doc))) continue;
       out.push([this.tagOf(id), syncUpdate(Y.encodeStateAsUpdate(doc, before))]);
@@ -553,14 +578,14 @@ export class Meeting {
 
   /** The durably stored state vector of a document. */
   durableStateVector(doc: string): Uint8Array | undefined {
-    return this.#durable.get(doc);
+    return this.#durable.get(doc) ?? (this.#isVoice(doc) ? EMPTY_STATE_VECTOR : undefined);
   }
 
   /** Handle one y-protocols message from a connection. Never throws for bad input. */
   receive(socketId: string, participantId: string, tag: DocTag, bytes: Uint8Array): Received {
     const docId = this.docAt(tag);
-    const doc = docId === undefined ? undefined : this.#doc(docId);
-    if (!doc || docId === undefined)
+    const known = docId === undefined ? undefined : this.#read(docId);
+    if (!known || docId === undefined)
       return refuse(Refusal.unknownDocument, 'There is no such document in this meeting.');
     if (bytes.length > LIMITS.messageBytes) return refuse(Refusal.tooLarge, 'The message is too large.');
     let msg: ReturnType<typeof decodeYMessage>;
@@ -572,7 +597,7 @@ export class Meeting {
     switch (msg.kind) {
       case 'step1': {
         try {
-          return { ok: true, reply: [this.tagOf(docId), this.#step2(docId, doc, msg.stateVector)] };
+          return { ok: true, reply: [this.tagOf(docId), this.#step2(docId, known, msg.stateVector)] };
         } catch {
           return refuse(Refusal.malformed, 'The state vector could not be decoded.');
         }
@@ -581,7 +606,7 @@ export class Meeting {
       case 'update': {
         // A device's answer to the server's sync step 1 that holds nothing new changes nothing:
         // accepted as a no-op for any document, so a stock y-protocols client just works (SPEC 1, 2).
-        if (carriesNothingNew(doc, msg.update)) return { ok: true };
+        if (carriesNothingNew(known, msg.update)) return { ok: true };
         if (docId !== participantId) {
           return refuse(
             Refusal.notYourDocument,
@@ -592,6 +617,8 @@ export class Meeting {
           return refuse(Refusal.meetingEnded, 'This meeting has ended; its record can no longer change.');
         if (this.#erased.has(docId))
           return refuse(Refusal.erased, 'Your words in this meeting were erased at your request.');
+        // One's own voice gets its document with its first words.
+        const doc = known === NOTHING ? this.#voice(docId, true)! : known;
         const size = (this.#docBytes.get(docId) ?? 0) + msg.update.length;
         if (size > LIMITS.documentBytes)
           return refuse(Refusal.tooLarge, 'Your record in this meeting has reached its size limit.');
