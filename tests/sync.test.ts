@@ -109,3 +109,46 @@ describe('a copy of someone else’s voice that holds what the server lost', () 
     await until(() => fac.log(anna.me!).length === 2, 'live words');
   });
 });
+
+describe('voices that hold nothing', () => {
+  it('have no document on the server, sync as empty, and get one with their first words', async () => {
+    const server = await startServer();
+    const opened = await openMeeting(server, 'Maria');
+    const fac = await connect(server, opened);
+    const silent = [await joinAs(server, opened, 'Anna'), await joinAs(server, opened, 'Bea')];
+    const meeting = () => server.app.meetings.peek(opened.meetingId)!;
+    await until(() => [fac, ...silent].every((c) => c.synced && c.voices.size === 3), 'everyone synced');
+    expect(meeting().voiceDocs().size).toBe(0);
+
+    // A newcomer is sent every voice's (empty) state in the one frame, and is synced.
+    const newcomer = counted(server, await join(server, opened, 'Newcomer'));
+    await until(() => newcomer.c.synced, 'newcomer synced');
+    expect(newcomer.asked).toEqual([]);
+    expect(newcomer.batches).toEqual([5]);
+    expect(meeting().voiceDocs().size).toBe(0);
+
+    // A copy of an empty voice holding words the server never had (what a crash took back) is
+    // dropped on reconnecting, as for any other voice.
+    const bea = silent[1]!;
+    const copy = fac.voices.get(bea.me!)!;
+    Y.applyUpdate(
+      copy,
+      craft(copy, (d) =>
+        d.getArray<VoiceEntry>(VOICE_LOG).push([{ t: 'say', id: randomEntryId(), text: 'lost', at: 1 }]),
+      ).update,
+    );
+    fac.socket.disconnect();
+    fac.socket.connect();
+    await until(() => fac.status === 'connected' && fac.synced && fac.log(bea.me!).length === 0, 'the copy dropped');
+
+    // The first words make the document, and reach everyone.
+    silent[0]!.say('my first words');
+    const everyone = [fac, ...silent, newcomer.c];
+    await until(
+      () => everyone.every((c) => c.log(silent[0]!.me!).length === 1) && silent[0]!.saved,
+      'first words everywhere, saved',
+    );
+    expect([...meeting().voiceDocs().keys()]).toEqual([silent[0]!.me]);
+    await until(() => converged(everyone), 'converged');
+  });
+});
