@@ -168,6 +168,13 @@ describe('long words and mixed scripts', () => {
     await write(fac.page, 'Something new at the end.');
     await contribution(anna.page, 'Something new at the end.').waitFor({ state: 'attached' });
     const button = anna.page.getByRole('button', { name: 'New words below' });
+    // It sits above the part of the page one writes in, never over it.
+    await button.waitFor();
+    const [pill, composer] = await Promise.all([
+      button.boundingBox(),
+      anna.page.locator('.composer-wrap').boundingBox(),
+    ]);
+    expect(pill!.y + pill!.height).toBeLessThanOrEqual(composer!.y);
     await button.click();
     await button.waitFor({ state: 'detached' });
     await expect
