@@ -1,0 +1,16 @@
+import * as Y from 'yjs';
+const d = new Y.Doc();
+const arr = d.getArray('order');
+const ups: Uint8Array[] = [];
+d.on('update', (u: Uint8Array) => ups.push(u));
+arr.push([[1, 'abcdefgh', 30000]]);
+arr.push([[2, 'abcdefgh', 3600000]]);
+for (const u of ups) console.log(u.length, Buffer.from(u).toString('hex'));
+console.log('clientID', d.clientID);
+const v = new Y.Doc();
+const log = v.getArray('log');
+const vu: Uint8Array[] = [];
+v.on('update', (u: Uint8Array) => vu.push(u));
+log.push([{ t: 'say', id: 'abcdefgh', text: '12.345 @123456.789 a short contribution to the record', at: Date.now() }]);
+log.push([{ t: 'say', id: 'abcdefgh', text: '12.345 @123456.789 a short contribution to the record', at: Date.now() }]);
+for (const u of vu) console.log(u.length, Buffer.from(u).toString('hex'));
