@@ -5,7 +5,7 @@ import globals from 'globals';
 import ts from 'typescript-eslint';
 
 export default ts.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'tests/output/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'tests/output/', 'bench/results/', '.tmp/'] },
   js.configs.recommended,
   ...ts.configs.recommended,
   ...svelte.configs.recommended,
