@@ -88,6 +88,12 @@ const NOTHING = new Y.Doc({ guid: 'nothing' });
 const NOTHING_STEP1 = syncStep1(NOTHING);
 const NOTHING_STEP2 = syncStep2(NOTHING);
 
+/**
+ * Who is here is said to everyone at most this often (ms): when many connect at once (a meeting
+ * reconnecting after a restart), one message instead of one per connection to every connection.
+ */
+const PRESENCE_EVERY_MS = 50;
+
 /** Logs longer than this many records are compacted into one record per document on load. */
 const COMPACT_AFTER = 500;
 
@@ -126,7 +132,7 @@ export class Meeting {
     this.#presence = new Presence(
       {
         broadcast: (doc, message, exceptSocket) => port.broadcast(this.tagOf(doc), message, exceptSocket),
-        presence: (here) => port.presence(here),
+        changed: () => this.#presenceSoon(),
       },
       {
         mayUse: (client, participantId) => this.#mayUse(client, participantId),
@@ -506,6 +512,16 @@ export class Meeting {
 
   // ── connections ──────────────────────────────────────────────────────────────────────
 
+  #presenceTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Say who is here to everyone, soon: once for every change within `PRESENCE_EVERY_MS`. */
+  #presenceSoon(): void {
+    if (this.#presenceTimer) return;
+    this.#presenceTimer = setTimeout(() => {
+      this.#presenceTimer = null;
+      this.port.presence(this.#presence.here());
+    }, PRESENCE_EVERY_MS);
+  }
+
   connect(socketId: string, participantId: string): void {
     this.#presence.connect(socketId, participantId);
   }
@@ -757,6 +773,7 @@ export class Meeting {
 
   /** Flush and stop timers. Keeps nothing back: call `flushed()` first when the store works. */
   close(): void {
+    if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
     this.#queue.close();
     this.meetingDoc.destroy();
     for (const d of this.#voices.values()) d.destroy();

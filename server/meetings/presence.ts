@@ -16,7 +16,8 @@ interface AwarenessHolder {
 
 export interface PresencePort {
   broadcast(doc: string, message: Uint8Array, exceptSocket?: string): void;
-  presence(here: string[]): void;
+  /** Who is here changed (see `here()`). */
+  changed(): void;
 }
 
 export class Presence {
@@ -34,7 +35,7 @@ export class Presence {
 
   connect(socketId: string, participantId: string): void {
     this.#connections.set(socketId, participantId);
-    this.port.presence(this.here());
+    this.port.changed();
   }
 
   /** A connection left: its "is writing…" states go, and everyone learns who is here now. */
@@ -45,7 +46,7 @@ export class Presence {
       this.port.broadcast(h.doc, awarenessMessage([{ clientID, clock: h.entry.clock + 1, state: null }]));
     }
     this.#connections.delete(socketId);
-    this.port.presence(this.here());
+    this.port.changed();
   }
 
   here(): string[] {
