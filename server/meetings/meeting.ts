@@ -90,7 +90,8 @@ const NOTHING_STEP2 = syncStep2(NOTHING);
 
 /**
  * Who is here is said to everyone at most this often (ms): when many connect at once (a meeting
- * reconnecting after a restart), one message instead of one per connection to every connection.
+ * reconnecting after a restart), a message now and then instead of one per connection to every
+ * connection.
  */
 const PRESENCE_EVERY_MS = 50;
 
@@ -513,13 +514,24 @@ export class Meeting {
   // ── connections ──────────────────────────────────────────────────────────────────────
 
   #presenceTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Say who is here to everyone, soon: once for every change within `PRESENCE_EVERY_MS`. */
+  #presenceSaidAt = -Infinity;
+  /**
+   * Say who is here to everyone: at once (in the same write as the rest of a new connection's
+   * greeting) unless it was said less than `PRESENCE_EVERY_MS` ago; then once, when that is up, for
+   * every change meanwhile.
+   */
   #presenceSoon(): void {
     if (this.#presenceTimer) return;
+    const say = () => {
+      this.#presenceSaidAt = performance.now();
+      this.port.presence(this.#presence.here());
+    };
+    const wait = this.#presenceSaidAt + PRESENCE_EVERY_MS - performance.now();
+    if (wait <= 0) return say();
     this.#presenceTimer = setTimeout(() => {
       this.#presenceTimer = null;
-      this.port.presence(this.#presence.here());
-    }, PRESENCE_EVERY_MS);
+      say();
+    }, wait);
   }
 
   connect(socketId: string, participantId: string): void {
