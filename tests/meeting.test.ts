@@ -490,7 +490,7 @@ describe('credentials', () => {
       'both write one voice',
     );
     await until(() => byCookie.saved && byToken.saved, 'saved on both');
-    // (Who is here is said to everyone at most every 50 ms: it arrives, shortly.)
+    // (Who is here arrives in its own message: wait for it rather than assume it came first.)
     await until(
       () => sameSet(new Set(fac.here), new Set([opened.participantId, r.body.participantId])),
       () => `fac sees ${JSON.stringify(fac.here)}`,

@@ -88,13 +88,6 @@ const NOTHING = new Y.Doc({ guid: 'nothing' });
 const NOTHING_STEP1 = syncStep1(NOTHING);
 const NOTHING_STEP2 = syncStep2(NOTHING);
 
-/**
- * Who is here is said to everyone at most this often (ms): when many connect at once (a meeting
- * reconnecting after a restart), a message now and then instead of one per connection to every
- * connection.
- */
-const PRESENCE_EVERY_MS = 50;
-
 /** Logs longer than this many records are compacted into one record per document on load. */
 const COMPACT_AFTER = 500;
 
@@ -133,7 +126,7 @@ export class Meeting {
     this.#presence = new Presence(
       {
         broadcast: (doc, message, exceptSocket) => port.broadcast(this.tagOf(doc), message, exceptSocket),
-        changed: () => this.#presenceSoon(),
+        presence: (here) => port.presence(here),
       },
       {
         mayUse: (client, participantId) => this.#mayUse(client, participantId),
@@ -513,27 +506,6 @@ export class Meeting {
 
   // ── connections ──────────────────────────────────────────────────────────────────────
 
-  #presenceTimer: ReturnType<typeof setTimeout> | null = null;
-  #presenceSaidAt = -Infinity;
-  /**
-   * Say who is here to everyone: at once (in the same write as the rest of a new connection's
-   * greeting) unless it was said less than `PRESENCE_EVERY_MS` ago; then once, when that is up, for
-   * every change meanwhile.
-   */
-  #presenceSoon(): void {
-    if (this.#presenceTimer) return;
-    const say = () => {
-      this.#presenceSaidAt = performance.now();
-      this.port.presence(this.#presence.here());
-    };
-    const wait = this.#presenceSaidAt + PRESENCE_EVERY_MS - performance.now();
-    if (wait <= 0) return say();
-    this.#presenceTimer = setTimeout(() => {
-      this.#presenceTimer = null;
-      say();
-    }, wait);
-  }
-
   connect(socketId: string, participantId: string): void {
     this.#presence.connect(socketId, participantId);
   }
@@ -785,7 +757,6 @@ export class Meeting {
 
   /** Flush and stop timers. Keeps nothing back: call `flushed()` first when the store works. */
   close(): void {
-    if (this.#presenceTimer) clearTimeout(this.#presenceTimer);
     this.#queue.close();
     this.meetingDoc.destroy();
     for (const d of this.#voices.values()) d.destroy();

@@ -16,8 +16,7 @@ interface AwarenessHolder {
 
 export interface PresencePort {
   broadcast(doc: string, message: Uint8Array, exceptSocket?: string): void;
-  /** Who is here changed (see `here()`). */
-  changed(): void;
+  presence(here: string[]): void;
 }
 
 export class Presence {
@@ -35,7 +34,7 @@ export class Presence {
 
   connect(socketId: string, participantId: string): void {
     this.#connections.set(socketId, participantId);
-    this.port.changed();
+    this.port.presence(this.here());
   }
 
   /** A connection left: its "is writing…" states go, and everyone learns who is here now. */
@@ -46,7 +45,7 @@ export class Presence {
       this.port.broadcast(h.doc, awarenessMessage([{ clientID, clock: h.entry.clock + 1, state: null }]));
     }
     this.#connections.delete(socketId);
-    this.port.changed();
+    this.port.presence(this.here());
   }
 
   here(): string[] {
