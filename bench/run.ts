@@ -75,6 +75,8 @@ const results: {
   };
   profiles?: Partial<Record<Side, ProfileSummary | null>>;
   joinProfile?: ProfileSummary | null;
+  /** CPU profiles of each side while the 2nd…Kth people of every idle meeting connect. */
+  idleProfiles?: Partial<Record<Side, ProfileSummary | null>>;
   idle?: IdleResult[];
   join?: JoinResult[];
   replay?: ReplayResult;
@@ -233,6 +235,37 @@ if (opts.scenarios.includes('idle')) {
         );
       } catch (e) {
         fail('idle', side, e);
+      }
+      await save();
+    }
+  }
+  if (opts.profile) {
+    results.idleProfiles = {};
+    for (const side of opts.sides) {
+      const dir = path.join(outDir, 'profiles', stamp, `idle-${side}`);
+      await mkdir(dir, { recursive: true });
+      log(`  profiling ${side} while connecting (node --cpu-prof; not counted above)…`);
+      try {
+        const res = await idleRun(
+          side,
+          {
+            meetings: n.meetings,
+            perMeeting: n['per-meeting'],
+            connectBatch: n['connect-batch'],
+            tricklePerS: n['trickle-per-s'],
+            trickleS: n['trickle-s'],
+            drainS: n['drain-s'],
+          },
+          { ...ctxBase, run: 'profile', cpuProfDir: dir },
+        );
+        results.idleProfiles[side] = await summariseDir(
+          dir,
+          side === 'polyphony' ? serverRoot : ROOT,
+          25,
+          res.secondWaveUs,
+        );
+      } catch (e) {
+        fail('idle profile', side, e);
       }
       await save();
     }
@@ -448,6 +481,16 @@ if (results.profiles) {
     if (!s) continue;
     out.push('', `CPU profile of the ${side} server during the measured window of one fan-out run:`, printProfile(s));
   }
+}
+
+for (const side of opts.sides) {
+  const s = results.idleProfiles?.[side];
+  if (!s) continue;
+  out.push(
+    '',
+    `CPU profile of the ${side} server while the 2nd…${n['per-meeting']}th people of every idle meeting connect:`,
+    printProfile(s),
+  );
 }
 
 if (results.joinProfile) {

@@ -55,6 +55,7 @@ export function usage(): string {
     `  --scenarios LIST      comma-separated, of ${SCENARIOS.join(',')} (default: all)`,
     '  --sides LIST          polyphony,baseline (default: both)',
     '  --profile             also run each side once more under node --cpu-prof during fan-out',
+    '                        (and, with idle, while the 2nd…Kth people of every meeting connect)',
     '                        and summarise the top self-time functions (not counted in medians)',
     '  --out DIR             results directory (default bench/results)',
     '  --server-root DIR     run Polyphony from another checkout (e.g. `git archive HEAD` unpacked',

@@ -58,6 +58,8 @@ export interface IdleResult {
   heapMB: { base: number; afterHttp: number | null; afterFirst: number; afterAll: number };
   /** The same divisions as for RSS, on the live heap: no garbage, no retained free pages. */
   heapPerConnectionKB: number;
+  /** The second wave of connecting (2nd…Kth of each meeting), process.hrtime µs: a profile's window. */
+  secondWaveUs: [number, number];
   heapPerMeetingKB: number;
   heapMarginalPerConnectionKB: number;
   idleCpuPct: number;
@@ -83,7 +85,7 @@ async function checkpoint(server: ServerChild, ms: number): Promise<{ rss: numbe
 export async function idleRun(
   side: Side,
   p: IdleParams,
-  ctx: { run: string; logDir: string; serverRoot?: string; log: (s: string) => void },
+  ctx: { run: string; logDir: string; serverRoot?: string; log: (s: string) => void; cpuProfDir?: string },
 ): Promise<IdleResult> {
   const M = p.meetings;
   const K = p.perMeeting;
@@ -92,6 +94,7 @@ export async function idleRun(
     logFile: path.join(ctx.logDir, `idle-${side}-${ctx.run}.log`),
     ...(dataDir ? { dataDir } : {}),
     ...(ctx.serverRoot ? { serverRoot: ctx.serverRoot } : {}),
+    ...(ctx.cpuProfDir ? { cpuProfDir: ctx.cpuProfDir } : {}),
     inspect: true,
   });
   const tracker = new Tracker(() => K - 1);
@@ -194,10 +197,12 @@ export async function idleRun(
       Array.from({ length: K - 1 }, (_, k) => ({ m, k: k + 1 })),
     ).flat();
     const t2 = performance.now();
+    const connectHr0 = Number(process.hrtime.bigint() / 1000n);
     const connectCpu1 = server.cpuMs();
     await pool(secondWave, p.connectBatch, ({ m, k }) => connectOne(m, k));
     const connectMs = firstWaveMs + (performance.now() - t2);
     connectCpuMs += server.cpuMs() - connectCpu1;
+    const connectHr1 = Number(process.hrtime.bigint() / 1000n);
     if (side === 'polyphony') {
       await until(
         () => (clients as PolyphonyClient[]).every((c) => c.conn.people.size === K && c.conn.voices.size === K),
@@ -246,6 +251,7 @@ export async function idleRun(
     const mem = server.memory();
     const connections = M * K;
     return {
+      secondWaveUs: [connectHr0, connectHr1],
       side,
       meetings: M,
       connections,
