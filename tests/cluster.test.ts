@@ -155,6 +155,34 @@ describe('leases and fencing', () => {
       return [{ doc: 'meeting', update: Y.encodeStateAsUpdate(d) }];
     };
     const id = randomId();
+    // The meeting's rows, for the record writes below (joins and erasures write rows first).
+    const networkId = randomId();
+    await one.transaction((tx) =>
+      tx.createMeeting(
+        { id: networkId, name: '', firstContactAt: 1 },
+        {
+          id,
+          networkId,
+          previous: null,
+          openedAt: 2,
+          joinHash: 'a'.repeat(64),
+          status: 'open',
+          locked: false,
+          facilitators: [],
+        },
+        [],
+      ),
+    );
+    const person = (name: string) => ({
+      id: randomId(),
+      meetingId: id,
+      tokenHash: randomId() + randomId(),
+      name,
+      relation: '',
+      aboutMe: false,
+      joinedAt: 3,
+      revoked: false,
+    });
     const first = await l1.claim(id);
     expect(first.valid()).toBe(true);
     await one.appendUpdates(id, update('by one'));
@@ -168,6 +196,16 @@ describe('leases and fencing', () => {
     await expect(one.appendUpdates(id, update('stale'))).rejects.toBeInstanceOf(FencedError);
     await expect(one.compact(id, update('stale compaction'))).rejects.toBeInstanceOf(FencedError);
     await expect(one.removeUpdates(id)).rejects.toBeInstanceOf(FencedError);
+    // A join (or an erasure) on the stale owner writes no row either; on the new owner it does.
+    const stale = person('joined on the stale owner');
+    await expect(one.transaction((tx) => tx.addParticipant(stale), { fence: id })).rejects.toBeInstanceOf(FencedError);
+    await expect(
+      one.transaction((tx) => tx.updateMeeting(id, { erased: true, status: 'ended' }), { fence: id }),
+    ).rejects.toBeInstanceOf(FencedError);
+    const fresh = person('joined on the new owner');
+    await two.transaction((tx) => tx.addParticipant(fresh), { fence: id });
+    expect((await two.participants(id)).map((p) => p.name)).toEqual(['joined on the new owner']);
+    expect((await two.meeting(id))?.erased).toBeFalsy();
     await two.appendUpdates(id, update('by two'));
     const texts = (await two.loadUpdates(id)).map((u) => {
       const d = new Y.Doc();

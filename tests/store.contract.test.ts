@@ -176,6 +176,14 @@ export function storeContract(harness: StoreHarness): void {
         }
       });
 
+      it('a transaction fenced by its meeting commits as any other on a store no lease guards', async () => {
+        const { store } = await open();
+        const { m } = await seeded(store);
+        const anna = participant(m.id);
+        await store.transaction((tx) => tx.addParticipant(structuredClone(anna)), { fence: m.id });
+        expect(await store.participant(anna.id)).toEqual(anna);
+      });
+
       it('updates change only what they name', async () => {
         const { store } = await open();
         const { net, m, fac } = await seeded(store);

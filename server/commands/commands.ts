@@ -11,7 +11,8 @@
  * - a change of the meeting's state or of how someone describes themself is written to the
  *   meeting document first, then to the rows; the document is the truth and rows follow it;
  * - what creates someone (join, a person added) or erases them is written to the rows first; the
- *   document follows the rows at load.
+ *   document follows the rows at load. With several instances those row writes are fenced like
+ *   the document's (`transaction(…, { fence })`): an owner that lost the meeting writes neither.
  * Nothing is answered until everything it says is durable ("an ack means saved").
  */
 import { randomInt } from 'node:crypto';
@@ -200,10 +201,13 @@ export class Commands {
     if (m.status !== 'open') fail(ErrorCode.meetingEnded);
     if (m.locked) fail(ErrorCode.locked);
     const { record, token } = this.#newParticipant(meetingId, input);
-    await this.#store.transaction((tx) => {
-      tx.addParticipant(record);
-      tx.addToSession(session.hash, record.tokenHash, this.#now());
-    });
+    await this.#store.transaction(
+      (tx) => {
+        tx.addParticipant(record);
+        tx.addToSession(session.hash, record.tokenHash, this.#now());
+      },
+      { fence: m.id },
+    );
     m.setPerson(record);
     if (record.aboutMe) m.act(record.id, { t: 'about', who: record.id, aboutMe: true });
     await m.flushed();
@@ -403,7 +407,7 @@ export class Commands {
       { name: input.name, relation: input.relation },
       { addedBy: actor.id },
     );
-    await this.#store.transaction((tx) => tx.addParticipant(record));
+    await this.#store.transaction((tx) => tx.addParticipant(record), { fence: m.id });
     m.setPerson(record);
     m.act(actor.id, { t: 'person-added', who: record.id });
     await m.flushed();
@@ -512,11 +516,16 @@ export class Commands {
     // Only once the meeting has ended: who it is about can no longer change, and everyone has seen it.
     if (scope === 'record' && m.status !== 'ended') fail(ErrorCode.wrongState);
     if (!actor.erased) {
-      await this.#store.transaction((tx) => {
-        tx.logAccess(entry('erasure-requested', scope));
-        tx.updateParticipant(actor.id, { name: '', relation: '', erased: true });
-        tx.logAccess(entry('erased-own-words'));
-      });
+      // Fenced: a stale owner must not mark the row erased while the words stay with the new owner
+      // (whose retry would then take the row's word for it and skip the voice).
+      await this.#store.transaction(
+        (tx) => {
+          tx.logAccess(entry('erasure-requested', scope));
+          tx.updateParticipant(actor.id, { name: '', relation: '', erased: true });
+          tx.logAccess(entry('erased-own-words'));
+        },
+        { fence: m.id },
+      );
       await m.eraseVoice(actor.id);
     }
     if (scope === 'record' && !m.erasureRequest) {
@@ -549,13 +558,16 @@ export class Commands {
     const participants = await this.#store.participants(m.id);
     const series = await this.#store.meetingsOfNetwork(row.networkId);
     const lastOfNetwork = series.every((x) => x.id === m.id || x.erased);
-    await this.#store.transaction((tx) => {
-      for (const p of participants) tx.updateParticipant(p.id, { name: '', relation: '', erased: true });
-      tx.updateMeeting(m.id, { erased: true, status: 'ended' });
-      // The network's name is part of the record when no other meeting of it remains.
-      if (lastOfNetwork) tx.updateNetwork(row.networkId, { name: '' });
-      tx.logAccess({ meetingId: m.id, participantId: actor.id, action: 'erased-record', at: now });
-    });
+    await this.#store.transaction(
+      (tx) => {
+        for (const p of participants) tx.updateParticipant(p.id, { name: '', relation: '', erased: true });
+        tx.updateMeeting(m.id, { erased: true, status: 'ended' });
+        // The network's name is part of the record when no other meeting of it remains.
+        if (lastOfNetwork) tx.updateNetwork(row.networkId, { name: '' });
+        tx.logAccess({ meetingId: m.id, participantId: actor.id, action: 'erased-record', at: now });
+      },
+      { fence: m.id },
+    );
     await this.deps.meetings.eraseRecord(m.id);
     for (const other of series) if (other.id !== m.id) await this.deps.meetings.refreshContext(other.id);
   }

@@ -254,9 +254,10 @@ export class PgStore implements Store {
   }
 
   /**
-   * Several instances: every write to a meeting's update log first checks, in its own transaction,
-   * that the lease `fence(meetingId)` names is still the meeting's (row-locked until COMMIT, so a
-   * takeover waits for it). A stale owner's write fails with `FencedError` and nothing is written.
+   * Several instances: every write to a meeting's update log, and every record transaction given
+   * `fence`, first checks in its own transaction that the lease `fence(meetingId)` names is still
+   * the meeting's (row-locked until COMMIT, so a takeover waits for it). A stale owner's write
+   * fails with `FencedError` and nothing is written.
    */
   setFence(fence: (meetingId: string) => Fence | undefined): void {
     this.#fence = fence;
@@ -306,10 +307,11 @@ export class PgStore implements Store {
     return new PgStore(pool);
   }
 
-  async transaction(write: (tx: RecordWriter) => void): Promise<void> {
+  async transaction(write: (tx: RecordWriter) => void, opts?: { fence?: string }): Promise<void> {
     const qs = stage(write);
     if (qs.length === 0) return;
     await this.#inTransaction(async (client) => {
+      if (opts?.fence !== undefined) await this.#checkFence(client, opts.fence);
       for (const q of qs) {
         const res = await client.query(q.text, q.values);
         if (q.mustTouch && res.rowCount === 0) throw new Error(q.mustTouch);

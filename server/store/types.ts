@@ -165,8 +165,13 @@ export interface UpdateLogStore {
  * Only the commands layer (server/commands/) calls `transaction`; nothing else writes records.
  */
 export interface Store extends RecordReader, UpdateLogStore {
-  /** Apply the staged writes all or none; resolves once durable. */
-  transaction(write: (tx: RecordWriter) => void): Promise<void>;
+  /**
+   * Apply the staged writes all or none; resolves once durable. With `fence`, the writes are made
+   * by the owner of that meeting: with several instances they commit only while this instance
+   * still holds the meeting's lease, else fail with `FencedError` and nothing is written (as every
+   * write to a meeting's update log does). One instance: no lease, nothing to check.
+   */
+  transaction(write: (tx: RecordWriter) => void, opts?: { fence?: string }): Promise<void>;
   /** Name every meeting whose stored log cannot be read back (read only; optional). */
   scanLogs?(): Promise<Array<{ meetingId: string; error: DamagedError }>>;
   close(): Promise<void>;
