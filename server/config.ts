@@ -66,7 +66,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (env.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, ''),
     clientDir: env.CLIENT_DIR === '' ? null : path.resolve(env.CLIENT_DIR ?? 'dist'),
     trustProxy: Number(env.TRUST_PROXY ?? 0),
-    flushWindowMs: Number(env.FLUSH_WINDOW_MS ?? 2),
+    flushWindowMs: Number(env.FLUSH_WINDOW_MS ?? 10),
     rateLimits: env.RATE_LIMITS !== 'off',
     recordBasis: env.RECORD_BASIS === 'care-record' ? 'care-record' : 'consent',
     keepReason:

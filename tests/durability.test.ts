@@ -137,6 +137,26 @@ describe('group commit and the cost of an edit', () => {
     expect(mine.length).toBeLessThan(edits / 4);
   });
 
+  it('an acknowledgement does not wait out the group-commit window: what it awaits is written at once, with the words before it', async () => {
+    const dataDir = await tempDir();
+    const { store, appends } = await countingStore(dataDir);
+    // A ten-minute window: nothing below could finish within the test if it waited for one.
+    const server = await startServer({ dataDir, store, config: { flushWindowMs: 600_000 } });
+    const opened = await openMeeting(server);
+    const other = await join(server, opened, 'Other');
+    const [fac, writer] = [await connect(server, opened), await connect(server, other)];
+    await until(() => fac.saved && writer.saved, 'both start saved');
+    writer.say('words in the open window');
+    await until(() => fac.log(writer.me!).length === 1, 'the words reached the others (applied, not yet written)');
+    const before = appends.length;
+    expect(writer.saved).toBe(false);
+    expect(await fac.request('meeting:lock', { locked: true })).toEqual({ ok: true });
+    // The lock's batch went at once, and the words waiting in the window went with it.
+    expect(appends.length).toBeGreaterThan(before);
+    await until(() => writer.saved, 'the words are saved with the lock');
+    expect(saidOnDisk(dataDir, opened.meetingId).get(writer.me!)).toEqual(['words in the open window']);
+  });
+
   it('bytes appended per small edit are the same in an empty meeting and in one holding 5,000 entries', async () => {
     const dataDir = await tempDir();
     const { store, appends } = await countingStore(dataDir);

@@ -15,7 +15,10 @@ export interface WriteQueueDeps {
   store: UpdateLogStore;
   meetingId: string;
   log: Log;
-  /** How long the first write of a batch waits for others (ms); 0 = the next turn of the loop. */
+  /**
+   * How long the first write of a batch waits for others (ms); 0 = the next turn of the loop. A
+   * batch that someone awaits (`flushed()`: a command's acknowledgement) does not wait.
+   */
   flushWindowMs: number;
   /** The state vector of a document as it is now (taken when a batch is cut). */
   stateVector(doc: string): Uint8Array | undefined;
@@ -37,6 +40,10 @@ export class WriteQueue {
   /** Set once the store said another instance holds the meeting: nothing more is written or promised. */
   #lost: FencedError | null = null;
   #idleWaiters: Array<() => void> = [];
+  /** While the group-commit window of the next flush is open: end it now (someone awaits the flush). */
+  #cutWindow: (() => void) | null = null;
+  /** Callers awaiting `flushed()`: while there are any, no batch waits for its window. */
+  #awaited = 0;
 
   constructor(readonly deps: WriteQueueDeps) {}
 
@@ -60,8 +67,15 @@ export class WriteQueue {
    * with `FencedError` when another instance took the meeting over: nothing may be acknowledged.
    */
   async flushed(): Promise<void> {
-    while (!this.#closed && !this.idle) {
-      await new Promise<void>((r) => this.#idleWaiters.push(r));
+    // An acknowledgement waits for this: batches go at once rather than at the end of a window.
+    this.#awaited++;
+    try {
+      this.#cutWindow?.();
+      while (!this.#closed && !this.idle) {
+        await new Promise<void>((r) => this.#idleWaiters.push(r));
+      }
+    } finally {
+      this.#awaited--;
     }
     if (this.#lost) throw this.#lost;
   }
@@ -78,8 +92,17 @@ export class WriteQueue {
     if (this.#flushing || this.#retryTimer) return;
     this.#flushing = new Promise<void>((resolve) => {
       const run = () => void this.#flush().finally(resolve);
-      if (this.deps.flushWindowMs > 0) setTimeout(run, this.deps.flushWindowMs);
-      else setImmediate(run);
+      if (this.deps.flushWindowMs > 0 && this.#awaited === 0) {
+        const timer = setTimeout(() => {
+          this.#cutWindow = null;
+          run();
+        }, this.deps.flushWindowMs);
+        this.#cutWindow = () => {
+          this.#cutWindow = null;
+          clearTimeout(timer);
+          run();
+        };
+      } else setImmediate(run);
     }).then(() => {
       this.#flushing = null;
       if (this.#pending.length > 0) this.#schedule();
