@@ -18,7 +18,7 @@ import { jsonLog, systemClock, type Clock, type Log } from './context.js';
 import { Metrics } from './metrics.js';
 import { apiRouter } from './http/api.js';
 import { Commands } from './commands/commands.js';
-import { openCluster } from './cluster/cluster.js';
+import { openCluster, streamHeard } from './cluster/cluster.js';
 import { routeCommands, serveCommand, type CommandRequest } from './cluster/routing.js';
 import { reconcileRows } from './commands/reconcile.js';
 import {
@@ -145,6 +145,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...(cluster.adapter ? { adapter: cluster.adapter, transports: ['websocket' as const] } : {}),
   });
   frameBroadcastsOnce(io.of('/').adapter);
+  if (cluster.adapter) await streamHeard(io);
   const meetings = new Meetings({
     store,
     clock,

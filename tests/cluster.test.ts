@@ -49,7 +49,11 @@ describe('three instances, one meeting', () => {
     expect(conns[0]!.order).toHaveLength(12);
 
     // Presence reaches everyone, wherever they are connected.
-    await until(() => conns.every((x) => x.here.length === 6), 'everyone sees six people here');
+    await until(
+      () => conns.every((x) => x.here.length === 6),
+      () =>
+        `everyone sees six people here: ${conns.map((x, i) => `#${i} on ${i % 3} ${x.status} here=${x.here.length}`).join('; ')}; owner ${servers.indexOf(owners[0]!)}`,
+    );
 
     // A control event from a connection on another instance than the owner: the rules hold.
     const ownerIndex = servers.indexOf(owners[0]!);

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Config } from '../config.js';
 import type { Log } from '../context.js';
+import type { LiveServer } from '../live/socket.js';
 import type { Metrics } from '../metrics.js';
 import { PgStore } from '../store/pgStore.js';
 import type { Store } from '../store/types.js';
@@ -26,6 +27,35 @@ export interface Cluster {
   /** The Socket.IO adapter that reaches connections on every instance (null: this process only). */
   adapter: ReturnType<typeof createAdapter> | null;
   close(): Promise<void>;
+}
+
+/**
+ * Resolves once this instance reads the adapter's stream (its own probes come back through it).
+ * The adapter's reader connects in the background and then reads only what is added after its
+ * first read (`$`): a broadcast from another instance before that — who is here, as the first
+ * people connect — would never arrive. So the server listens only once it hears the stream.
+ */
+export async function streamHeard(io: LiveServer, timeoutMs = 20_000): Promise<void> {
+  const adapter = io.of('/').adapter as unknown as { onRawMessage?: (m: unknown, offset: string) => void };
+  const read = adapter.onRawMessage;
+  if (typeof read !== 'function') return;
+  let heard = false;
+  adapter.onRawMessage = (m, offset) => {
+    heard = true;
+    adapter.onRawMessage = read;
+    read.call(adapter, m, offset);
+  };
+  const probe = `probe:${randomUUID()}`;
+  const until = Date.now() + timeoutMs;
+  while (!heard) {
+    if (Date.now() > until) {
+      adapter.onRawMessage = read;
+      throw new Error('the Redis stream of broadcasts cannot be read');
+    }
+    // A broadcast to a room nobody is in: it only goes through the stream.
+    io.to(probe).emit('presence', []);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export async function openCluster(config: Config, store: Store, log: Log, metrics?: Metrics): Promise<Cluster> {
