@@ -99,9 +99,12 @@ describe('three instances, one meeting', () => {
     writing = false;
     await writes;
     const all = [writer, ...newcomers];
+    // Everyone's copy converges: the entries, and their order marks (the writer holds its own
+    // entries at once, their marks only once the owner's answer arrives).
     await until(
-      () => all.every((x) => x.log(writer.me!).length === written),
-      () => `everyone holds all ${written} entries: ${all.map((x) => x.log(writer.me!).length).join(', ')}`,
+      () => all.every((x) => x.log(writer.me!).length === written) && converged(all),
+      () =>
+        `everyone holds all ${written} entries, in one order: ${all.map((x) => `${x.log(writer.me!).length} marks=${x.orderLength}`).join(', ')}; converged=${converged(all)}`,
       20_000,
     );
     expect(converged(all)).toBe(true);
