@@ -205,6 +205,14 @@ if (opts.scenarios.includes('fanout')) {
 // ── 2. many idle meetings ──────────────────────────────────────────────────────────────
 if (opts.scenarios.includes('idle')) {
   results.idle = [];
+  const idleParams = {
+    meetings: n.meetings,
+    perMeeting: n['per-meeting'],
+    connectBatch: n['connect-batch'],
+    tricklePerS: n['trickle-per-s'],
+    trickleS: n['trickle-s'],
+    drainS: n['drain-s'],
+  };
   log(
     `\n[idle] ${n.meetings} meetings × ${n['per-meeting']} participants, then ${n['trickle-per-s']} edits/s for ${n['trickle-s']} s`,
   );
@@ -213,18 +221,7 @@ if (opts.scenarios.includes('idle')) {
     for (const side of order) {
       log(`  run ${r} ${side}:`);
       try {
-        const res = await idleRun(
-          side,
-          {
-            meetings: n.meetings,
-            perMeeting: n['per-meeting'],
-            connectBatch: n['connect-batch'],
-            tricklePerS: n['trickle-per-s'],
-            trickleS: n['trickle-s'],
-            drainS: n['drain-s'],
-          },
-          { ...ctxBase, run: String(r) },
-        );
+        const res = await idleRun(side, idleParams, { ...ctxBase, run: String(r) });
         results.idle.push(res);
         log(
           `    ${res.perConnectionKB.toFixed(1)} KB per connection, ${res.perMeetingKB.toFixed(1)} KB per meeting; ` +
@@ -246,18 +243,7 @@ if (opts.scenarios.includes('idle')) {
       await mkdir(dir, { recursive: true });
       log(`  profiling ${side} while connecting (node --cpu-prof; not counted above)…`);
       try {
-        const res = await idleRun(
-          side,
-          {
-            meetings: n.meetings,
-            perMeeting: n['per-meeting'],
-            connectBatch: n['connect-batch'],
-            tricklePerS: n['trickle-per-s'],
-            trickleS: n['trickle-s'],
-            drainS: n['drain-s'],
-          },
-          { ...ctxBase, run: 'profile', cpuProfDir: dir },
-        );
+        const res = await idleRun(side, idleParams, { ...ctxBase, run: 'profile', cpuProfDir: dir });
         results.idleProfiles[side] = await summariseDir(
           dir,
           side === 'polyphony' ? serverRoot : ROOT,
