@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseOptions, type BenchOptions } from './lib/args.js';
 import { summariseDir, type ProfileSummary } from './lib/profile.js';
-import { ROOT, type Side } from './lib/proc.js';
+import { ROOT, type CpuSplit, type Side } from './lib/proc.js';
 import { median, round, table } from './lib/util.js';
 import { printProfile } from './profile-summary.js';
 import { fanoutRun, type FanoutParams, type FanoutResult } from './scenarios/fanout.js';
@@ -52,6 +52,7 @@ interface FanoutMedians {
   deliveredPerS: number;
   serverCpuPct: number;
   cpuPerDeliveryUs: number;
+  cpuSplitPerDeliveryUs: CpuSplit;
   peakRssMB: number;
   rssAfterConnectMB: number;
   bytesMB: number;
@@ -174,6 +175,12 @@ if (opts.scenarios.includes('fanout')) {
       deliveredPerS: median(runs.map((x) => x.deliveredPerS)),
       serverCpuPct: median(runs.map((x) => x.serverCpuPct)),
       cpuPerDeliveryUs: median(runs.map((x) => x.cpuPerDeliveryUs)),
+      cpuSplitPerDeliveryUs: {
+        mainUser: median(runs.map((x) => x.cpuSplitPerDeliveryUs.mainUser)),
+        mainSys: median(runs.map((x) => x.cpuSplitPerDeliveryUs.mainSys)),
+        otherUser: median(runs.map((x) => x.cpuSplitPerDeliveryUs.otherUser)),
+        otherSys: median(runs.map((x) => x.cpuSplitPerDeliveryUs.otherSys)),
+      },
       peakRssMB: median(runs.map((x) => x.peakRssMB)),
       rssAfterConnectMB: median(runs.map((x) => x.rssAfterConnectMB)),
       bytesMB: median(runs.map((x) => x.bytesMB)),
@@ -400,6 +407,19 @@ if (results.fanout) {
           f(B?.cpuPerDeliveryUs),
           ratio(P?.cpuPerDeliveryUs, B?.cpuPerDeliveryUs),
         ],
+        ...(
+          [
+            ['  main thread, user (JavaScript)', 'mainUser'],
+            ['  main thread, system (socket I/O)', 'mainSys'],
+            ['  other threads, user (GC, compiler)', 'otherUser'],
+            ['  other threads, system (file writes, fsync)', 'otherSys'],
+          ] as const
+        ).map(([label, key]) => [
+          label,
+          f(P?.cpuSplitPerDeliveryUs[key]),
+          f(B?.cpuSplitPerDeliveryUs[key]),
+          ratio(P?.cpuSplitPerDeliveryUs[key], B?.cpuSplitPerDeliveryUs[key]),
+        ]),
         ['server peak RSS (MB)', f(P?.peakRssMB), f(B?.peakRssMB), ratio(P?.peakRssMB, B?.peakRssMB)],
         [
           'messages received per delivered update',

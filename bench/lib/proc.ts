@@ -6,7 +6,7 @@
  * so the pid we read is the server's own.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,49 @@ export function cpuMs(pid: number): number {
   // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLK_TCK;
+}
+
+/** A process's CPU time split by thread and mode, in ms. */
+export interface CpuSplit {
+  /** The main thread (JavaScript, and the syscalls it makes: socket reads and writes). */
+  mainUser: number;
+  mainSys: number;
+  /** Every other thread: V8's helpers (concurrent GC, compilation) and libuv's pool (file writes, fsync). */
+  otherUser: number;
+  otherSys: number;
+}
+
+/** CPU time of each of a process's threads, summed as main thread / others × user / system. */
+export function cpuSplit(pid: number): CpuSplit {
+  const out: CpuSplit = { mainUser: 0, mainSys: 0, otherUser: 0, otherSys: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const user = (Number(rest[11]) * 1000) / CLK_TCK;
+    const sys = (Number(rest[12]) * 1000) / CLK_TCK;
+    if (Number(tid) === pid) {
+      out.mainUser += user;
+      out.mainSys += sys;
+    } else {
+      out.otherUser += user;
+      out.otherSys += sys;
+    }
+  }
+  return out;
+}
+
+export function cpuSplitSince(a: CpuSplit, b: CpuSplit): CpuSplit {
+  return {
+    mainUser: b.mainUser - a.mainUser,
+    mainSys: b.mainSys - a.mainSys,
+    otherUser: b.otherUser - a.otherUser,
+    otherSys: b.otherSys - a.otherSys,
+  };
 }
 
 /**
@@ -68,6 +111,8 @@ export interface ServerChild {
   url: string;
   pid: number;
   cpuMs(): number;
+  /** The same, by thread (main / others) and mode (user / system). */
+  cpuSplit(): CpuSplit;
   memory(): { rss: number; peak: number };
   /**
    * Live JS heap after a full garbage collection, in bytes (needs `inspect`): through the
@@ -152,6 +197,7 @@ export async function startServer(side: Side, opts: StartOptions): Promise<Serve
     url,
     pid,
     cpuMs: () => cpuMs(pid),
+    cpuSplit: () => cpuSplit(pid),
     memory: () => memory(pid),
     heapAfterGc: async () => {
       if (!inspectPort) throw new Error('start the server with inspect: true');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { BaselineClient, PolyphonyClient, processCpuMs, type BenchClient } from '../lib/clients.js';
 import { joinMeeting, openMeeting } from '../lib/http.js';
-import { machineCpuMs, startServer, type Side } from '../lib/proc.js';
+import { cpuSplitSince, machineCpuMs, startServer, type CpuSplit, type Side } from '../lib/proc.js';
 import { Tracker } from '../lib/tracker.js';
 import { percentile, pool, sleep, until } from '../lib/util.js';
 
@@ -51,6 +51,8 @@ export interface FanoutResult {
   serverCpuMs: number;
   serverCpuPct: number;
   cpuPerDeliveryUs: number;
+  /** The same by thread and mode: where the CPU goes (the main thread's JavaScript and socket syscalls, or GC and fsync on others). */
+  cpuSplitPerDeliveryUs: CpuSplit;
   peakRssMB: number;
   endRssMB: number;
   /** Server RSS once everyone is connected and has seen everyone, before the load (1 s later). */
@@ -152,6 +154,7 @@ export async function fanoutRun(
     const end = measureFrom + p.durationS * 1000;
     const timers = new Set<NodeJS.Timeout>();
     let cpu0 = 0;
+    let split0: CpuSplit = { mainUser: 0, mainSys: 0, otherUser: 0, otherSys: 0 };
     let bench0 = 0;
     let at0 = 0;
     let hr0 = 0;
@@ -161,6 +164,7 @@ export async function fanoutRun(
     timers.add(
       setTimeout(() => {
         cpu0 = server.cpuMs();
+        split0 = server.cpuSplit();
         bench0 = processCpuMs();
         machine0 = machineCpuMs();
         traffic0 = { ...traffic };
@@ -191,6 +195,7 @@ export async function fanoutRun(
     // must not stretch the window the CPU time is divided by).
     while (!tracker.allDelivered(withMarks) && performance.now() < drainDeadline) await sleep(5);
     const cpu1 = server.cpuMs();
+    const split = cpuSplitSince(split0, server.cpuSplit());
     const machine1 = machineCpuMs();
     const traffic1 = { ...traffic };
     const at1 = performance.now();
@@ -233,6 +238,12 @@ export async function fanoutRun(
       serverCpuMs,
       serverCpuPct: (100 * serverCpuMs) / (at1 - at0),
       cpuPerDeliveryUs: deliveries ? (serverCpuMs * 1000) / deliveries : NaN,
+      cpuSplitPerDeliveryUs: {
+        mainUser: (split.mainUser * 1000) / deliveries,
+        mainSys: (split.mainSys * 1000) / deliveries,
+        otherUser: (split.otherUser * 1000) / deliveries,
+        otherSys: (split.otherSys * 1000) / deliveries,
+      },
       peakRssMB: mem.peak / MB,
       endRssMB: mem.rss / MB,
       rssAfterConnectMB: rssAfterConnect / MB,
