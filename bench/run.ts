@@ -16,6 +16,7 @@ import { printProfile } from './profile-summary.js';
 import { fanoutRun, type FanoutParams, type FanoutResult } from './scenarios/fanout.js';
 import { idleRun, type IdleResult } from './scenarios/idle.js';
 import { joinRun, type JoinResult } from './scenarios/join.js';
+import { pageRun, type PageResult } from './scenarios/page.js';
 import { replayRun, type ReplayResult } from './scenarios/replay.js';
 import { storedRun, type StoredResult } from './scenarios/stored.js';
 import { buildGoals, buildSummary, summaryMarkdown, type Goal, type SummaryRow } from './lib/summary.js';
@@ -81,6 +82,7 @@ const results: {
   idle?: IdleResult[];
   join?: JoinResult[];
   replay?: ReplayResult;
+  page?: PageResult;
   stored?: StoredResult;
   /** The issue's table: one row per metric, plain and Polyphony side by side (medians over runs). */
   summary?: SummaryRow[];
@@ -368,9 +370,32 @@ if (opts.scenarios.includes('replay') && opts.sides.includes('polyphony')) {
   await save();
 }
 
+// ── 6. what a phone downloads to open a room (Polyphony only) ─────────────────────────
+if (opts.scenarios.includes('page') && opts.sides.includes('polyphony')) {
+  log('\n[page] the room page opened in Chromium from a personal link, in every language, nothing cached');
+  try {
+    results.page = await pageRun(ctxBase);
+    for (const w of results.page.languages)
+      log(
+        `    ${w.locale.padEnd(6)} ${(w.wireBytes / 1024).toFixed(1)} KB of JavaScript on the wire (${(w.bytes / 1024).toFixed(0)} KB unpacked)`,
+      );
+  } catch (e) {
+    fail('page', 'polyphony', e);
+  }
+  await save();
+}
+
 results.finishedAt = new Date().toISOString();
 results.summary = buildSummary(results);
 results.goals = buildGoals(results.summary);
+if (results.page) {
+  const worst = Math.max(...results.page.languages.map((w) => w.wireBytes));
+  results.goals.push({
+    goal: `bundle: the room page's JavaScript under ${results.page.budgetBytes / 1024} KB compressed, in every language`,
+    figure: `${(worst / 1024).toFixed(1)} KB at most`,
+    met: worst < results.page.budgetBytes,
+  });
+}
 await save();
 
 // ── summary ────────────────────────────────────────────────────────────────────────────
@@ -638,6 +663,23 @@ if (results.replay) {
     table(
       ['opened → replay ready ms', 'connect + sync ms', 'fold (full + one step) ms', 'server CPU ms'],
       [[round(r.median.totalMs), round(r.median.syncMs), round(r.median.foldMs), round(r.median.serverCpuMs)]],
+    ),
+  );
+}
+
+if (results.page) {
+  out.push(
+    '',
+    "What a phone downloads to open a room (the room page's scripts, Chromium, nothing cached)",
+    '',
+    table(
+      ['language', 'scripts', 'on the wire KB', 'unpacked KB'],
+      results.page.languages.map((w) => [
+        w.locale,
+        String(w.scripts.length),
+        (w.wireBytes / 1024).toFixed(1),
+        (w.bytes / 1024).toFixed(1),
+      ]),
     ),
   );
 }

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import type { Side } from './proc.js';
 
-export const SCENARIOS = ['fanout', 'idle', 'join', 'stored', 'replay'] as const;
+export const SCENARIOS = ['fanout', 'idle', 'join', 'stored', 'replay', 'page'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 const NUMERIC = {

@@ -135,6 +135,8 @@ export interface StartOptions {
   serverRoot?: string;
   /** Open the inspector on a free 127.0.0.1 port (for `heapAfterGc`). */
   inspect?: boolean;
+  /** Polyphony: serve the built page from this directory (default: no page, the API and sockets only). */
+  clientDir?: string;
 }
 
 export async function startServer(side: Side, opts: StartOptions): Promise<ServerChild> {
@@ -153,7 +155,12 @@ export async function startServer(side: Side, opts: StartOptions): Promise<Serve
   delete env.NODE_OPTIONS;
   if (side === 'polyphony') {
     if (!opts.dataDir) throw new Error('Polyphony needs a data directory');
-    Object.assign(env, { DATA_DIR: opts.dataDir, RATE_LIMITS: 'off', PUBLIC_URL: url, CLIENT_DIR: '' });
+    Object.assign(env, {
+      DATA_DIR: opts.dataDir,
+      RATE_LIMITS: 'off',
+      PUBLIC_URL: url,
+      CLIENT_DIR: opts.clientDir ?? '',
+    });
   }
   const out = openSync(opts.logFile, 'a');
   let child: ChildProcess;
