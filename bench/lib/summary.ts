@@ -160,6 +160,16 @@ export function buildSummary(r: SummaryInput): SummaryRow[] {
         unit: 'KB',
       }),
     );
+    // RSS moves by pages the kernel keeps or returns; the live heap after a full GC is the steady figure.
+    add(
+      row(
+        '',
+        'live JS heap per connection (after a full GC)',
+        v(B, [(x) => x.heapPerConnectionKB]),
+        v(P, [(x) => x.heapPerConnectionKB]),
+        { unit: 'KB' },
+      ),
+    );
     const syn = [(x: IdleResult) => x.synced.p50, (x: IdleResult) => x.synced.p95];
     add(row('', 'connect → synced p50 / p95', v(B, syn), v(P, syn), { unit: 'ms' }));
     add(
@@ -312,6 +322,7 @@ export function buildGoals(rows: readonly SummaryRow[]): Goal[] {
   ratioGoal('fan-out: bytes to clients', 'fanout:bytes server → clients', 0, 1.5);
   absGoal('fan-out: edit → "saved" p99', 'fanout:edit → "saved"', 1, 50, 'ms');
   ratioGoal('500 × 4: RSS per connection', 'idle:RSS per connection', 0, 1.0);
+  ratioGoal('500 × 4: live heap per connection', 'idle:live JS heap per connection', 0, 1.0);
   ratioGoal('500 × 4: connect → synced p50', 'idle:connect → synced p50 / p95', 0, 1.25);
   ratioGoal('500 × 4: connect → synced p95', 'idle:connect → synced p50 / p95', 1, 1.25);
   ratioGoal('500 × 4: server CPU to connect', 'idle:server CPU to connect', 0, 1.5);
