@@ -210,6 +210,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         dotfiles: 'deny',
         index: 'index.html',
         fallthrough: true,
+        // A byte range of a compressed body is not what its Content-Range would say.
+        acceptRanges: false,
         setHeaders(res, file) {
           // Built files carry their content's hash in their names: they never change, so a device
           // keeps them. The page itself and the service worker are asked for again each time.
