@@ -3,7 +3,23 @@
  * received it (after the server's compression), measured in a real Chromium. Shared by the
  * benchmark's `page` scenario and the browser test that holds the budget.
  */
-import type { Browser } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
+
+/** Debian's Chromium, headless, as this machine can run it (the tests and the bench launch it so). */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
 
 export interface PageWeight {
   locale: string;

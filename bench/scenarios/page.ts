@@ -8,9 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { openMeeting } from '../lib/http.js';
-import { PAGE_BUDGET_BYTES, PAGE_LOCALES, roomPageWeight, type PageWeight } from '../lib/page.js';
+import { launchChromium, PAGE_BUDGET_BYTES, PAGE_LOCALES, roomPageWeight, type PageWeight } from '../lib/page.js';
 import { ROOT, startServer } from '../lib/proc.js';
 
 export interface PageResult {
@@ -31,18 +30,7 @@ export async function pageRun(ctx: { logDir: string; serverRoot?: string }): Pro
     clientDir: path.join(root, 'dist'),
     ...(ctx.serverRoot ? { serverRoot: ctx.serverRoot } : {}),
   });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const languages: PageWeight[] = [];
     for (const [locale, lang] of PAGE_LOCALES) {

@@ -7,7 +7,6 @@ import AxeBuilder from '@axe-core/playwright';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  chromium,
   type Browser,
   type BrowserContext,
   type BrowserContextOptions,
@@ -15,6 +14,7 @@ import {
   type Page,
 } from 'playwright-core';
 import { expect, onTestFailed } from 'vitest';
+import { launchChromium } from '../../bench/lib/page.js';
 import { onCleanup } from '../helpers.js';
 
 export const PHONE: BrowserContextOptions = {
@@ -27,18 +27,7 @@ export const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height:
 export const OUTPUT = path.resolve('tests/output');
 
 export async function launch(): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   onCleanup(() => browser.close());
   return browser;
 }
