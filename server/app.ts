@@ -201,8 +201,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   if (config.clientDir) {
     const root = path.resolve(config.clientDir);
     // The page's files, compressed for whoever accepts it (brotli or gzip: the room page's
-    // JavaScript is about a quarter of its size so, which is what a phone on a slow network waits
-    // for). Only these files: an API answer can hold a personal link beside text the asker chose,
+    // JavaScript shrinks to about a third, and a phone on a slow network waits for every byte). Only these files: an API answer can hold a personal link beside text the asker chose,
     // which compression would let a network observer guess at (BREACH).
     app.use(
       compression(),

@@ -33,8 +33,7 @@ export interface PageWeight {
 
 /**
  * Open a room from a personal link as a new person whose browser speaks `locale` (a fresh context:
- * nothing cached), and
- * sum the scripts it loaded by the time the composer shows in that language.
+ * nothing cached), and sum the scripts it loaded by the time the composer shows in that language.
  */
 export async function roomPageWeight(
   browser: Browser,
